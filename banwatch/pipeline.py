@@ -1,0 +1,428 @@
+"""One pass of banwatch, as steps that both `banwatch run` and the Airflow DAG compose.
+
+Each step takes the settings plus paths and returns a small dict of paths and counts; the large
+data (feed results, articles, embeddings, detections) travel between steps as files in a
+per-run staging directory, so an Airflow task's XCom carries only paths and counts. Steps that
+open the DuckDB file are marked `DB`: the DAG runs them in a one-slot pool, because DuckDB has a
+single writer process. No step reads the clock: `now` is passed in (the DAG's data interval end,
+or the CLI's start time), so re-running an interval gives the same rows.
+
+Heavy libraries (torch, trafilatura, duckdb) are imported inside the steps, so importing this
+module at DAG parse time stays cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import pickle
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from banwatch.config import Settings
+from banwatch.records import Article, PassSummary
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+KNOWN_URL_DAYS = 60  # feeds carry recent items only; older URLs need not be checked again
+
+
+# ---------------------------------------------------------------- staging files
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:120]
+
+
+def _dump(path: Path, obj: Any) -> str:
+    """Write atomically: a killed task never leaves a half file for the next one to read."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as fh:
+        # pickle: staging is private to one run of our own code, written and read by banwatch only.
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return str(path)
+
+
+def _load(path: str | Path) -> Any:
+    with open(path, "rb") as fh:
+        return pickle.load(fh)  # noqa: S301 - our own staging file, see _dump
+
+
+def _batch_key(batch: Sequence[str]) -> str:
+    return hashlib.sha1("\n".join(batch).encode()).hexdigest()[:10]
+
+
+def _articles_from(paths: Iterable[str]) -> list[Article]:
+    """Articles of all fetch batches, once each (two feeds in two batches may share a URL)."""
+    seen: dict[str, Article] = {}
+    for path in paths:
+        for article in _load(path):
+            seen.setdefault(article.article_id, article)
+    return list(seen.values())
+
+
+def _connect(settings: Settings):
+    from warehouse import connect
+
+    return connect(settings.warehouse.path)
+
+
+# ---------------------------------------------------------------- steps
+
+
+def start_run(settings: Settings, run_id: str, now: dt.datetime) -> dict[str, Any]:
+    """DB: migrate, record the run, and stage what the network steps need from the warehouse."""
+    from warehouse import store
+
+    run_dir = Path(settings.staging.dir) / _safe(run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with _connect(settings) as con:
+        store.start_run(con, run_id, now)
+        states = store.feed_states(con)
+        known = store.recent_urls(con, now - dt.timedelta(days=KNOWN_URL_DAYS))
+    _dump(
+        run_dir / "state.pkl",
+        {"states": states, "known_urls": known, "run_id": run_id, "now": now},
+    )
+    names = [feed.name for feed in settings.feeds]
+    size = max(1, settings.schedule.feed_batch_size)
+    batches = [names[i : i + size] for i in range(0, len(names), size)]
+    logger.info(
+        "run %s: %d feeds in %d batches, %d known urls",
+        run_id,
+        len(names),
+        len(batches),
+        len(known),
+    )
+    return {"run_dir": str(run_dir), "batches": batches}
+
+
+def poll_feeds(settings: Settings, run_dir: str, batch: list[str]) -> dict[str, Any]:
+    """Network: conditional GET of one batch of feeds; stages results and their new entries."""
+    from ingest.feeds import fetch_feeds, new_entries
+    from ingest.http import make_client
+
+    state = _load(Path(run_dir) / "state.pkl")
+    wanted = set(batch)
+    feeds = [feed for feed in settings.feeds if feed.name in wanted]
+    with make_client(settings.fetch) as client:
+        results = fetch_feeds(feeds, state["states"], client, settings.fetch)
+    entries = new_entries(results, state["known_urls"])
+    failed = sum(1 for r in results if r.outcome in ("hard", "temporary"))
+    path = _dump(
+        Path(run_dir) / f"poll-{_batch_key(batch)}.pkl", {"results": results, "entries": entries}
+    )
+    logger.info("polled %d feeds (%d failed): %d new entries", len(results), failed, len(entries))
+    return {"path": path, "feeds": len(results), "failed": failed, "entries": len(entries)}
+
+
+def fetch_and_extract(settings: Settings, run_dir: str, poll_path: str) -> dict[str, Any]:
+    """Network + CPU: fetch the new entries' pages and extract their text and metadata."""
+    from ingest.extract import fetch_and_extract as run
+    from ingest.http import make_client
+
+    entries = _load(poll_path)["entries"]
+    with make_client(settings.fetch) as client:
+        articles, counts = run(entries, client, settings.fetch)
+    out = Path(poll_path).with_name(Path(poll_path).name.replace("poll-", "articles-"))
+    path = _dump(out, articles)
+    failed = sum(1 for a in articles if a.outcome in ("hard", "temporary"))
+    return {"path": path, "articles": len(articles), "failed": failed}
+
+
+def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) -> dict[str, Any]:
+    """DB read + CPU: embed new articles (title + lead) and group them into stories."""
+    from enrich.dedupe import StoredArticles, dedupe_stories, story_signature
+    from enrich.embed import embed_texts, load_embedder
+    from warehouse import store
+
+    articles = _articles_from(article_paths)
+    now = _load(Path(run_dir) / "state.pkl")["now"]
+    path = Path(run_dir) / "stories.pkl"
+    if not articles:
+        _dump(path, {"ids": [], "matrix": None, "assignments": [], "model": settings.embed.model})
+        return {"path": str(path), "new_stories": 0}
+    embedder = load_embedder(settings.embed.model, settings.embed.device)
+    started = time.perf_counter()
+    matrix = embed_texts([a.lead for a in articles], embedder, batch_size=settings.embed.batch_size)
+    logger.info("embedded %d articles in %.1f s", len(articles), time.perf_counter() - started)
+    dates = [a.published_at for a in articles if a.published_at]
+    earliest = min(dates) if dates else now
+    since = earliest - dt.timedelta(days=settings.dedupe.window_days)
+    with _connect(settings) as con:
+        ids, story_ids, published, stored_matrix = store.recent_embeddings(
+            con, since, settings.embed.model
+        )
+        leads = store.article_leads(con, ids)
+    stored = (
+        StoredArticles(
+            ids,
+            story_ids,
+            published,
+            stored_matrix,
+            [story_signature(*leads.get(i, ("", ""))) for i in ids],
+        )
+        if len(ids)
+        else StoredArticles.empty(matrix.shape[1])
+    )
+    assignments, counts = dedupe_stories(
+        [a.article_id for a in articles],
+        [a.published_at for a in articles],
+        matrix,
+        stored,
+        threshold=settings.dedupe.threshold,
+        window_days=settings.dedupe.window_days,
+        now=now,
+        signatures=[story_signature(a.title, a.text) for a in articles],
+    )
+    ids_new = [a.article_id for a in articles]
+    _dump(
+        path,
+        {
+            "ids": ids_new,
+            "matrix": matrix,
+            "assignments": assignments,
+            "model": settings.embed.model,
+        },
+    )
+    return {"path": str(path), "new_stories": counts["new_stories"]}
+
+
+def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) -> dict[str, Any]:
+    """CPU: detect government app-ban events (and background mentions) in the new articles."""
+    from enrich.apps import load_catalogue
+    from enrich.detect import detect_ban_events
+
+    articles = _articles_from(article_paths)
+    catalogue = load_catalogue(settings.detect.apps_file or None)
+    detections, counts = detect_ban_events(
+        articles, catalogue=catalogue, min_confidence=settings.detect.min_confidence
+    )
+    path = _dump(Path(run_dir) / "detections.pkl", detections)
+    logger.info("detections: %s", counts)
+    return {"path": path, "detections": len(detections)}
+
+
+def load(
+    settings: Settings,
+    run_dir: str,
+    poll_paths: Sequence[str],
+    article_paths: Sequence[str],
+    stories_path: str,
+    detections_path: str,
+    now: dt.datetime,
+    replay: bool = False,
+) -> dict[str, Any]:
+    """DB write: load feeds, articles, stories and detections; resolve events; fill the outbox.
+
+    With `replay`, each article counts as first seen when it was published (a backfill or an
+    evaluation over an archive), so the recency window is applied as if banwatch had been running
+    then; otherwise everything new is first seen `now`.
+    """
+    from enrich.novelty import resolve_events
+    from warehouse import store
+
+    run_id = _load(Path(run_dir) / "state.pkl")["run_id"]
+    results = [r for p in poll_paths for r in _load(p)["results"]]
+    articles = _articles_from(article_paths)
+    stories = _load(stories_path)
+    detections = _load(detections_path)
+    seen_at = {
+        a.article_id: (a.published_at if replay and a.published_at else now) for a in articles
+    }
+    with _connect(settings) as con:
+        store.load_feed_results(con, results)
+        new_articles = store.load_articles(con, articles, run_id)
+        if stories["ids"]:
+            store.load_embeddings(con, stories["ids"], stories["model"], stories["matrix"])
+        new_stories = store.load_stories(con, stories["assignments"], now)
+        store.load_detections(con, detections)
+        history = store.situation_history(con, {d.situation for d in detections})
+        resolution = resolve_events(
+            detections,
+            history,
+            seen_at=seen_at,
+            recency_days=settings.alerts.recency_days,
+            urls={a.article_id: a.url for a in articles},
+            outlets={a.article_id: a.site_name or a.feed_name for a in articles},
+        )
+        store.apply_resolution(con, resolution)
+        store.publish_snapshot(con, settings.warehouse.snapshot)
+    counts = {
+        "new_articles": new_articles,
+        "new_stories": new_stories,
+        "new_events": len(resolution.new_events),
+        "alertable_events": sum(1 for e in resolution.new_events if not e.historical),
+    }
+    logger.info("loaded: %s", counts)
+    return counts
+
+
+def send_alerts(settings: Settings) -> dict[str, Any]:
+    """DB write + SMTP: send the outbox (one email per new event, never twice)."""
+    from alerts.send import SmtpMailer
+    from alerts.send import send_alerts as send
+    from warehouse import store
+
+    with _connect(settings) as con:
+        counts = send(con, SmtpMailer(settings.alerts), settings.alerts)
+        store.publish_snapshot(con, settings.warehouse.snapshot)
+    return dict(counts)
+
+
+def finish_run(settings: Settings, run_id: str, run_dir: str, counts: dict[str, Any]) -> str:
+    """DB write: record the run's counts, remove its staging directory, return the summary line."""
+    from warehouse import store
+
+    summary = PassSummary(
+        **{k: int(v) for k, v in counts.items() if k in PassSummary.__dataclass_fields__}
+    )
+    with _connect(settings) as con:
+        store.finish_run(con, run_id, summary)
+        store.publish_snapshot(con, settings.warehouse.snapshot)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return summary.line()
+
+
+def fail_run(settings: Settings, run_id: str, error: str) -> None:
+    """DB write: mark a run failed (the DAG's failure path; `run_pass` does it itself)."""
+    from warehouse import store
+
+    with _connect(settings) as con:
+        store.fail_run(con, run_id, error)
+
+
+def clean_staging(settings: Settings, older_than_days: int, now: dt.datetime) -> int:
+    """Remove staging directories of runs older than `older_than_days` (killed runs leave them)."""
+    root = Path(settings.staging.dir)
+    if not root.is_dir():
+        return 0
+    cutoff = (now - dt.timedelta(days=older_than_days)).timestamp()
+    removed = 0
+    for child in root.iterdir():
+        if child.is_dir() and child.stat().st_mtime < cutoff:
+            shutil.rmtree(child, ignore_errors=True)
+            removed += 1
+    logger.info("removed %d staging directories older than %d days", removed, older_than_days)
+    return removed
+
+
+def maintenance(settings: Settings) -> dict[str, Any]:
+    """DB write: checkpoint and vacuum the warehouse, then republish the analysts' snapshot."""
+    from warehouse import store
+
+    path = Path(settings.warehouse.path)
+    before = path.stat().st_size if path.exists() else 0
+    with _connect(settings) as con:
+        con.execute("VACUUM")
+        con.execute("FORCE CHECKPOINT")
+        store.publish_snapshot(con, settings.warehouse.snapshot)
+    after = path.stat().st_size
+    logger.info("maintenance: warehouse %d -> %d bytes", before, after)
+    return {"bytes_before": before, "bytes_after": after}
+
+
+def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
+    """DB read + SMTP: one email listing the events first seen on `day`, if a digest is set up."""
+    from alerts.digest import compose_digest
+    from alerts.send import SmtpMailer
+
+    recipients = settings.alerts.digest_recipients
+    if not recipients or not settings.alerts.enabled:
+        return {"sent": 0, "events": 0, "reason": "no digest_recipients configured"}
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    with _connect(settings) as con:
+        cursor = con.execute(
+            "SELECT * FROM ban_events WHERE NOT historical AND first_seen_at >= ? "
+            "AND first_seen_at < ? ORDER BY announced_on, jurisdiction",
+            [start, start + dt.timedelta(days=1)],
+        )
+        columns = [d[0] for d in cursor.description]
+        events = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    message = compose_digest(events, day, sender=settings.alerts.sender, recipients=recipients)
+    mailer = SmtpMailer(settings.alerts)
+    try:
+        mailer.send(message)
+    finally:
+        mailer.close()
+    logger.info("digest for %s: %d events to %d recipients", day, len(events), len(recipients))
+    return {"sent": 1, "events": len(events)}
+
+
+# ---------------------------------------------------------------- the whole pass
+
+
+def run_pass(
+    settings: Settings,
+    *,
+    now: dt.datetime | None = None,
+    replay: bool = False,
+    progress: Progress | None = None,
+    run_id: str | None = None,
+) -> PassSummary:
+    """One pass over every configured feed: the steps above, in order, in this process."""
+    now = now or dt.datetime.now(dt.UTC)
+    run_id = run_id or "cli-" + now.strftime("%Y%m%dT%H%M%S.%fZ")
+    report = progress or (lambda stage, counts: None)
+
+    started = start_run(settings, run_id, now)
+    try:
+        return _rest_of_pass(settings, run_id, started, now, replay, report)
+    except Exception as exc:
+        from warehouse import store
+
+        logger.warning("pass %s failed: %s", run_id, exc)
+        try:
+            with _connect(settings) as con:
+                store.fail_run(con, run_id, f"{type(exc).__name__}: {exc}")
+        except Exception:  # the original error matters more than the bookkeeping
+            logger.exception("could not record the failure of run %s", run_id)
+        raise
+
+
+def _rest_of_pass(
+    settings: Settings,
+    run_id: str,
+    started: dict[str, Any],
+    now: dt.datetime,
+    replay: bool,
+    report: Progress,
+) -> PassSummary:
+    run_dir = started["run_dir"]
+    summary = PassSummary()
+    poll_paths, article_paths = [], []
+    for batch in started["batches"]:
+        polled = poll_feeds(settings, run_dir, batch)
+        summary.feeds_polled += polled["feeds"]
+        summary.feeds_failed += polled["failed"]
+        poll_paths.append(polled["path"])
+        report("poll", {"feeds": summary.feeds_polled, "failed": summary.feeds_failed})
+        fetched = fetch_and_extract(settings, run_dir, polled["path"])
+        summary.articles_failed += fetched["failed"]
+        article_paths.append(fetched["path"])
+        report("fetch", {"articles": fetched["articles"], "failed": fetched["failed"]})
+    grouped = embed_and_group(settings, run_dir, article_paths)
+    report("stories", {"new_stories": grouped["new_stories"]})
+    detected = detect_events(settings, run_dir, article_paths)
+    report("detect", {"detections": detected["detections"]})
+    loaded = load(
+        settings, run_dir, poll_paths, article_paths, grouped["path"], detected["path"], now, replay
+    )
+    summary.new_articles = loaded["new_articles"]
+    summary.new_stories = loaded["new_stories"]
+    summary.new_events = loaded["new_events"]
+    report("load", loaded)
+    sent = send_alerts(settings)
+    summary.emails_sent = sent.get("sent", 0)
+    report("alerts", sent)
+    finish_run(settings, run_id, run_dir, summary.__dict__)
+    return summary

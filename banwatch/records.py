@@ -1,0 +1,176 @@
+"""Typed records that flow between the stages.
+
+Third-party shapes (feedparser entries, trafilatura documents, DuckDB rows) are normalised
+into these dataclasses at the boundary, so every stage is a plain function over lists of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+
+
+class Outcome(enum.StrEnum):
+    """How one feed or article fared; recorded with a fixed reason, never fatal to a pass."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"  # conditional GET answered 304
+    SOFT = "soft"  # usable but degraded (bozo feed that still parsed, summary fallback)
+    HARD = "hard"  # will not work without a change on the other side (404, not a feed)
+    TEMPORARY = "temporary"  # may work next time (timeout, 5xx, 429)
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One configured feed (the `[[feeds]]` tables of the config file)."""
+
+    name: str
+    url: str
+    language: str | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the warehouse remembers of a feed between passes (for conditional GET)."""
+
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    failure_count: int = 0
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    """One feed item, normalised. `url` is canonical (courlan), `link` as the feed gave it."""
+
+    feed_name: str
+    url: str
+    link: str
+    title: str
+    summary: str
+    published_at: dt.datetime | None
+    guid: str | None = None
+
+
+@dataclass
+class FeedResult:
+    """Outcome of polling one feed."""
+
+    feed_name: str
+    url: str
+    outcome: Outcome
+    reason: str  # fixed vocabulary: "ok", "not_modified", "timeout", "http_500", "bozo", ...
+    status_code: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    entries: list[ParsedEntry] = field(default_factory=list)
+    error: str | None = None  # human-readable detail
+    polled_at: dt.datetime | None = None
+
+
+@dataclass
+class Article:
+    """One fetched and extracted article page, keyed by its canonical URL."""
+
+    article_id: str  # sha1 of the canonical url, first 16 hex chars
+    url: str  # canonical
+    feed_name: str
+    title: str
+    text: str  # main text (trafilatura), or the feed summary when extraction failed
+    published_at: dt.datetime | None
+    language: str | None = None
+    site_name: str | None = None
+    extraction: str = "trafilatura"  # "trafilatura" | "feed_summary"
+    outcome: Outcome = Outcome.OK
+    reason: str = "ok"
+    error: str | None = None
+    raw_html_gz: bytes | None = None  # gzip of the page as fetched, for re-processing
+    fetched_at: dt.datetime | None = None
+
+    @property
+    def lead(self) -> str:
+        """Title plus the first ~60 words: what gets embedded (cheap and clusters well)."""
+        words = self.text.split()
+        return f"{self.title}. {' '.join(words[:60])}".strip()
+
+
+@dataclass(frozen=True)
+class StoryAssignment:
+    """Which story (cluster of near-duplicate coverage) an article belongs to."""
+
+    article_id: str
+    story_id: str
+    similarity: float  # to the story's closest earlier member; 1.0 for a story's first article
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One ban event stated in one article.
+
+    `background` is True for older events the article only recalls ("... follows the US ban in
+    December"): they are kept as mentions, never alerted from this article.
+    """
+
+    article_id: str
+    jurisdiction: str
+    country: str  # ISO 3166-1 alpha-2, "EU" for EU institutions
+    subdivision: str | None  # ISO 3166-2, e.g. "GB-WLS"
+    level: str  # national | subnational | supranational
+    app: str
+    scope: str  # government_devices | nationwide | other
+    action: str  # ban | proposed | lifted
+    announced_on: dt.date | None
+    evidence: str
+    confidence: float
+    body: str = ""  # acting body when it acts on its own ("European Parliament"), else ""
+    background: bool = False
+
+    @property
+    def situation(self) -> tuple[str, str, str, str, str]:
+        """The situation key: (country, subdivision, app, scope, body); its states are events."""
+        return (self.country, self.subdivision or "", self.app, self.scope, self.body)
+
+
+@dataclass
+class Event:
+    """One state of one situation: what the `ban_events` view shows."""
+
+    event_id: str
+    jurisdiction: str
+    country: str
+    subdivision: str | None
+    level: str
+    app: str
+    scope: str
+    action: str
+    body: str
+    announced_on: dt.date | None
+    first_seen_at: dt.datetime
+    confidence: float
+    evidence: str
+    url: str
+    historical: bool = False  # announced before the recency window when first seen: not emailed
+    source_count: int = 1
+
+
+@dataclass
+class PassSummary:
+    """Counts for the one-line summary every run ends with."""
+
+    feeds_polled: int = 0
+    feeds_failed: int = 0
+    new_articles: int = 0
+    articles_failed: int = 0
+    new_stories: int = 0
+    new_events: int = 0
+    emails_sent: int = 0
+
+    def line(self) -> str:
+        return (
+            f"feeds polled {self.feeds_polled} (failed {self.feeds_failed}), "
+            f"new articles {self.new_articles} (failed {self.articles_failed}), "
+            f"new stories {self.new_stories}, new events {self.new_events}, "
+            f"emails sent {self.emails_sent}"
+        )
