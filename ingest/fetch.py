@@ -1,0 +1,160 @@
+"""Fetch article pages concurrently and decode them to text with the right charset.
+
+Each entry becomes one `FetchedPage` with an outcome and a fixed reason; a failing page never
+stops the batch. Non-HTML answers (a PDF at a page URL) are refused by their content type before
+the body is downloaded ("not_html").
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import httpx
+from trafilatura.utils import decode_file
+
+from banwatch.config import FetchSettings
+from banwatch.errors import FetchError
+from banwatch.records import Outcome, ParsedEntry
+from ingest.http import describe, exception_to_outcome, get
+
+logger = logging.getLogger(__name__)
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE
+)
+# WHATWG: labels for Latin-1 and ASCII decode as windows-1252 (what browsers and servers mean).
+_WINDOWS_1252_ALIASES = {"iso8859-1", "latin-1", "ascii", "iso-8859-1", "us-ascii"}
+
+
+@dataclass
+class FetchedPage:
+    """One article page as fetched: the entry it came from, its decoded HTML and outcome."""
+
+    entry: ParsedEntry
+    outcome: Outcome = Outcome.OK
+    reason: str = "ok"
+    final_url: str | None = None  # after redirects
+    status_code: int | None = None
+    content_type: str | None = None
+    raw: bytes | None = None  # the body exactly as received
+    html: str | None = None  # decoded with the charset of the header, meta tag or detection
+    error: str | None = None
+    fetched_at: dt.datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.html is not None
+
+
+def _lookup(label: str | None) -> str | None:
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return "cp1252" if name in _WINDOWS_1252_ALIASES else name
+
+
+def _try_decode(raw: bytes, encoding: str | None) -> str | None:
+    if encoding is None:
+        return None
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError:
+        if encoding == "cp1252":  # bytes 0x81/0x8d/... are undefined in cp1252, fine in latin-1
+            return raw.decode("latin-1")
+        return None
+
+
+def decode_html(raw: bytes, content_type: str | None = None) -> str:
+    """Decode a page: charset from the Content-Type header, else the <meta> tag, else detection."""
+    header_charset = None
+    if content_type:
+        match = re.search(r"charset\s*=\s*([^;\s]+)", content_type, re.IGNORECASE)
+        header_charset = match.group(1) if match else None
+    meta = _META_CHARSET.search(raw[:4096])
+    for label in (header_charset, meta.group(1).decode("ascii", "ignore") if meta else None):
+        text = _try_decode(raw, _lookup(label))
+        if text is not None:
+            return text
+    # No (usable) declaration: trafilatura tries UTF-8, then charset detection.
+    return decode_file(raw)
+
+
+def _require_html(response: httpx.Response) -> None:
+    """Refuse non-HTML bodies before downloading them."""
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and ctype not in HTML_TYPES:
+        raise FetchError(
+            f"content type {ctype!r} is not an HTML page",
+            url=str(response.url),
+            reason="not_html",
+            status_code=response.status_code,
+        )
+
+
+def _looks_binary(raw: bytes) -> bool:
+    head = raw[:1024]
+    return head.startswith(b"%PDF") or b"\x00" in head
+
+
+def fetch_page(entry: ParsedEntry, client: httpx.Client, settings: FetchSettings) -> FetchedPage:
+    """Fetch and decode one page; failures are recorded on the page, never raised."""
+    page = FetchedPage(entry=entry, fetched_at=dt.datetime.now(dt.UTC))
+    # Fetch the link exactly as the feed gave it: canonicalisation is for identity, and a
+    # publisher may need a parameter courlan considers noise.
+    url = entry.link or entry.url
+    try:
+        response = get(client, url, settings=settings, check=_require_html)
+        page.final_url = str(response.url)
+        page.status_code = response.status_code
+        page.content_type = response.headers.get("content-type")
+        page.raw = response.content
+        if _looks_binary(page.raw):
+            raise FetchError("body is binary, not an HTML page", url=url, reason="not_html")
+        page.html = decode_html(page.raw, page.content_type)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome on the page
+        page.outcome, page.reason, code = exception_to_outcome(exc)
+        page.status_code = page.status_code or code
+        page.error = describe(exc)
+        page.html = None
+        logger.info("page %s: %s (%s)", url, page.reason, page.error)
+    return page
+
+
+def iter_pages(
+    entries: Sequence[ParsedEntry], client: httpx.Client, settings: FetchSettings
+) -> Iterator[tuple[int, FetchedPage]]:
+    """Yield (index, page) as pages arrive, so a caller can extract while others download."""
+    if not entries:
+        return
+    workers = max(1, min(settings.concurrency, len(entries)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pages") as pool:
+        futures = {pool.submit(fetch_page, e, client, settings): i for i, e in enumerate(entries)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def fetch_articles(
+    entries: Sequence[ParsedEntry], client: httpx.Client, settings: FetchSettings
+) -> list[FetchedPage]:
+    """Fetch the pages of `entries` concurrently (up to `fetch.concurrency`), in entry order."""
+    pages: list[FetchedPage | None] = [None] * len(entries)
+    for index, page in iter_pages(entries, client, settings):
+        pages[index] = page
+    done = [p for p in pages if p is not None]
+    logger.info(
+        "fetched %d pages: %d ok, %d failed",
+        len(done),
+        sum(p.ok for p in done),
+        sum(not p.ok for p in done),
+    )
+    return done
