@@ -1,0 +1,344 @@
+"""Event keying and novelty: which detections are new events, which only add a source.
+
+A *situation* is (country, subdivision, app, scope, body); each state change on it (proposed ->
+ban, ban -> lifted, lifted -> ban re-imposed) is one event with its own date. Forty outlets
+reporting the same ban are one event with forty sources, and one email.
+
+Rules, applied per situation with detections in announced_on order:
+
+- A detection joins the situation's latest event at or before its date when the action is the
+  same and no background mention records a different state in between (a ban lifted in
+  between makes a later ban a new event). A detection dated up to `JOIN_TOLERANCE_DAYS` before
+  the next event with the same action joins that one (outlets date the same news differently).
+  Otherwise it starts a new event.
+- Background detections (older events an article only recalls) become mentions. They never
+  create an event or an alert, but they are evidence of prior states: a detection that only
+  restates a state a mention already recorded more than `recency_days` earlier is recorded as
+  historical, because that state is old news.
+- An event is historical (recorded, never emailed) when its announced_on is more than
+  `recency_days` before it was first seen.
+- event_id = sha1 of situation, action and the first detection's date: re-running a batch gives
+  the same ids. An event's fields are decided by all its sources (`merge_event_fields`).
+
+Pure: no DuckDB, no clock. The warehouse supplies `history` and stores the `Resolution`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from banwatch.records import Detection, Event
+
+logger = logging.getLogger(__name__)
+
+Situation = tuple[str, str, str, str, str]  # (country, subdivision or "", app, scope, body)
+
+JOIN_TOLERANCE_DAYS = 7  # a source may date an event up to a week early and still join it
+
+
+@dataclass(frozen=True)
+class Source:
+    """One article behind one event (a row of `event_sources`)."""
+
+    event_id: str
+    article_id: str
+    url: str
+    outlet: str
+    evidence: str
+    confidence: float
+    announced_on: dt.date | None
+    jurisdiction: str
+    level: str
+
+
+@dataclass(frozen=True)
+class EventState:
+    """One known state of a situation: a stored event with its sources, or a background mention."""
+
+    action: str
+    announced_on: dt.date | None
+    event: Event | None = None  # None for a background mention
+    sources: tuple[Source, ...] = ()
+    article_id: str = ""  # for a mention: the article that recalls it
+
+    @property
+    def is_mention(self) -> bool:
+        return self.event is None
+
+    def sort_key(self) -> tuple[dt.date, int, str]:
+        return (self.announced_on or dt.date.min, int(not self.is_mention), self.event_id)
+
+    @property
+    def event_id(self) -> str:
+        return self.event.event_id if self.event else ""
+
+
+@dataclass
+class Resolution:
+    """What a batch of detections changes in the warehouse."""
+
+    new_events: list[Event] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)  # new sources, of new and known events
+    mentions: list[Detection] = field(default_factory=list)
+    updated_events: list[Event] = field(default_factory=list)  # known events whose fields changed
+
+
+@dataclass
+class _Working:
+    """An event being built or extended while the batch is resolved."""
+
+    event: Event
+    sources: dict[str, Source]  # by article_id
+    is_new: bool
+    added: list[str] = field(default_factory=list)  # article ids of sources from this batch
+    force_historical: bool = False
+
+    @property
+    def action(self) -> str:
+        return self.event.action
+
+    @property
+    def date(self) -> dt.date:
+        return self.event.announced_on or dt.date.min
+
+
+def event_id_for(situation: Situation, action: str, announced_on: dt.date) -> str:
+    """Stable id of the event a situation's state change starts (16 hex chars)."""
+    key = "|".join([*situation, action, announced_on.isoformat()])
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def _majority(values: Sequence[tuple[str, float]]) -> str:
+    """Most frequent value; ties go to the higher summed confidence, then alphabetical order."""
+    counts: Counter[str] = Counter()
+    weight: Counter[str] = Counter()
+    for value, confidence in values:
+        counts[value] += 1
+        weight[value] += confidence
+    return min(counts, key=lambda v: (-counts[v], -weight[v], v))
+
+
+def combined_confidence(sources: Sequence[Source]) -> float:
+    """Noisy-OR over distinct outlets (each outlet counts once, with its best confidence)."""
+    best: dict[str, float] = {}
+    for s in sources:
+        best[s.outlet] = max(best.get(s.outlet, 0.0), min(max(s.confidence, 0.0), 1.0))
+    if not best:
+        return 0.0
+    return round(1.0 - math.prod(1.0 - c for c in best.values()), 4)
+
+
+def merge_event_fields(event: Event, sources: Sequence[Source]) -> Event:
+    """Decide an event's fields from all its sources, not the first alone.
+
+    Majority jurisdiction and level, median announced_on (the lower middle one), evidence and
+    url of the most confident source, confidence combined over distinct outlets.
+    """
+    if not sources:
+        return event
+    best = min(sources, key=lambda s: (-s.confidence, s.article_id))
+    dates = sorted(s.announced_on for s in sources if s.announced_on is not None)
+    return dataclasses.replace(
+        event,
+        jurisdiction=_majority([(s.jurisdiction, s.confidence) for s in sources]),
+        level=_majority([(s.level, s.confidence) for s in sources]),
+        announced_on=dates[(len(dates) - 1) // 2] if dates else event.announced_on,
+        evidence=best.evidence,
+        url=best.url,
+        confidence=combined_confidence(sources),
+        source_count=len({s.outlet for s in sources}),
+    )
+
+
+def _outlet(article_id: str, urls: Mapping[str, str], outlets: Mapping[str, str]) -> str:
+    return outlets.get(article_id) or urlsplit(urls.get(article_id, "")).hostname or article_id
+
+
+def _prior(timeline: list[_Working], date: dt.date, action: str) -> _Working | None:
+    """Latest event at or before `date`; among same-day events, one with `action` wins."""
+    before = [w for w in timeline if w.date <= date]
+    if not before:
+        return None
+    last_day = before[-1].date
+    same_day = [w for w in before if w.date == last_day]
+    return next((w for w in same_day if w.action == action), same_day[-1])
+
+
+def _interrupted(mentions: list[EventState], start: dt.date, end: dt.date, action: str) -> bool:
+    """Does a mention record another state (not a mere proposal) in (start, end]?"""
+    return any(
+        m.action != action and m.action != "proposed" and start < m.announced_on <= end  # type: ignore[operator]
+        for m in mentions
+    )
+
+
+def _find(
+    timeline: list[_Working], mentions: list[EventState], date: dt.date, action: str
+) -> _Working | None:
+    prior = _prior(timeline, date, action)
+    if prior and prior.action == action and not _interrupted(mentions, prior.date, date, action):
+        return prior
+    later = next((w for w in timeline if w.date > date), None)
+    if (
+        later
+        and later.action == action
+        and (later.date - date).days <= JOIN_TOLERANCE_DAYS
+        and not _interrupted(mentions, date, later.date, action)
+    ):
+        return later
+    return None
+
+
+def _restates_old_mention(
+    mentions: list[EventState], timeline: list[_Working], d: Detection, date: dt.date, days: int
+) -> bool:
+    """Is the latest known state before `date` another article's mention of this state, long ago?
+
+    Mentions in the detection's own article do not count: "X bans the app again, after its
+    first ban in 2020" is news (a re-imposition), while an undated re-report of a state that
+    other articles recall as years old is not.
+    """
+    event = object()  # marks an event among the states
+    states: list[tuple[dt.date, str, object]] = [
+        (m.announced_on, m.action, m.article_id)
+        for m in mentions
+        if m.announced_on and m.announced_on <= date
+    ]
+    states += [(w.date, w.action, event) for w in timeline if w.date <= date]
+    if not states:
+        return False
+    when = max(s[0] for s in states)
+    for _, action, origin in (s for s in states if s[0] == when):
+        if origin is event or origin == d.article_id or action != d.action:
+            return False  # an event, this article's own recollection, or another state
+    return (date - when).days > days
+
+
+def resolve_events(
+    detections: Sequence[Detection],
+    history: Mapping[Situation, Sequence[EventState]],
+    *,
+    seen_at: Mapping[str, dt.datetime],
+    recency_days: int,
+    urls: Mapping[str, str],
+    outlets: Mapping[str, str],
+) -> Resolution:
+    """Turn a batch of detections into new events, new sources, mentions and updated events.
+
+    `history` holds the known states of the detections' situations (from the warehouse),
+    `seen_at` when each article was first seen, `urls`/`outlets` each article's URL and outlet.
+    """
+    resolution = Resolution(mentions=[d for d in detections if d.background])
+    timelines: dict[Situation, list[_Working]] = {}
+    mentions: dict[Situation, list[EventState]] = {}
+    for situation, states in history.items():
+        timelines[situation] = [
+            _Working(s.event, {src.article_id: src for src in s.sources}, is_new=False)
+            for s in states
+            if s.event is not None
+        ]
+        mentions[situation] = [s for s in states if s.is_mention and s.announced_on]
+    for d in resolution.mentions:
+        if d.announced_on:
+            mentions.setdefault(d.situation, []).append(
+                EventState(d.action, d.announced_on, article_id=d.article_id)
+            )
+
+    def date_of(d: Detection) -> dt.date | None:
+        seen = seen_at.get(d.article_id)
+        return d.announced_on or (seen.date() if seen else None)
+
+    news = [d for d in detections if not d.background and date_of(d) is not None]
+    skipped = sum(1 for d in detections if not d.background) - len(news)
+    if skipped:
+        logger.warning("%d detections without a date or a first-seen time were ignored", skipped)
+    news.sort(key=lambda d: (date_of(d), d.situation, d.action, d.article_id, d.evidence))
+    for d in news:
+        date = date_of(d)
+        assert date is not None
+        timeline = timelines.setdefault(d.situation, [])
+        known = mentions.get(d.situation, [])
+        target = _find(timeline, known, date, d.action)
+        if target is None:
+            event_id = event_id_for(d.situation, d.action, date)
+            target = next((w for w in timeline if w.event.event_id == event_id), None)
+        if target is None:
+            seen = seen_at.get(d.article_id) or dt.datetime.combine(date, dt.time(), dt.UTC)
+            target = _Working(
+                Event(
+                    event_id=event_id,
+                    jurisdiction=d.jurisdiction,
+                    country=d.country,
+                    subdivision=d.subdivision,
+                    level=d.level,
+                    app=d.app,
+                    scope=d.scope,
+                    action=d.action,
+                    body=d.body,
+                    announced_on=date,
+                    first_seen_at=seen,
+                    confidence=d.confidence,
+                    evidence=d.evidence,
+                    url=urls.get(d.article_id, ""),
+                ),
+                {},
+                is_new=True,
+                force_historical=_restates_old_mention(known, timeline, d, date, recency_days),
+            )
+            timeline.append(target)
+            timeline.sort(key=lambda w: (w.date, w.event.event_id))
+        source = Source(
+            event_id=target.event.event_id,
+            article_id=d.article_id,
+            url=urls.get(d.article_id, ""),
+            outlet=_outlet(d.article_id, urls, outlets),
+            evidence=d.evidence,
+            confidence=d.confidence,
+            announced_on=date,
+            jurisdiction=d.jurisdiction,
+            level=d.level,
+        )
+        current = target.sources.get(d.article_id)
+        if current is None or (d.article_id in target.added and d.confidence > current.confidence):
+            # One source per article: its most confident sentence. A stored source is kept.
+            target.sources[d.article_id] = source
+            if d.article_id not in target.added:
+                target.added.append(d.article_id)
+            if target.is_new and d.article_id in seen_at:
+                first = min(target.event.first_seen_at, seen_at[d.article_id])
+                target.event = dataclasses.replace(target.event, first_seen_at=first)
+
+    for timeline in timelines.values():
+        for w in timeline:
+            if not w.added:
+                continue
+            merged = merge_event_fields(w.event, list(w.sources.values()))
+            resolution.sources.extend(w.sources[a] for a in w.added)
+            if w.is_new:
+                announced = merged.announced_on
+                old = announced is not None and (
+                    (merged.first_seen_at.date() - announced).days > recency_days
+                )
+                resolution.new_events.append(
+                    dataclasses.replace(merged, historical=w.force_historical or old)
+                )
+            elif merged != w.event:
+                resolution.updated_events.append(merged)
+    resolution.new_events.sort(key=lambda e: (e.announced_on or dt.date.min, e.event_id))
+    logger.info(
+        "novelty: %d new events (%d historical), %d sources, %d mentions, %d updated events",
+        len(resolution.new_events),
+        sum(e.historical for e in resolution.new_events),
+        len(resolution.sources),
+        len(resolution.mentions),
+        len(resolution.updated_events),
+    )
+    return resolution
