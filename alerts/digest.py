@@ -1,0 +1,40 @@
+"""The daily digest: one email listing the events banwatch first saw on one day.
+
+Pure like `alerts.compose`: built from jinja2 templates (HTML autoescaped), sent by the caller's
+mailer. Its Message-ID is derived from the day, so a retried maintenance run is recognised as
+the same digest by mail clients.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+from collections.abc import Mapping, Sequence
+from email.message import EmailMessage
+from typing import Any
+
+from alerts.compose import SUBJECT_PREFIX, _environment
+
+
+def compose_digest(
+    events: Sequence[Mapping[str, Any]],
+    day: dt.date,
+    *,
+    sender: str,
+    recipients: Sequence[str],
+) -> EmailMessage:
+    """Digest of `events` (rows of the `ban_events` view as dicts) first seen on `day`."""
+    env = _environment()
+    context = {"events": list(events), "day": day.isoformat(), "count": len(events)}
+    msg = EmailMessage()
+    plural = "" if len(events) == 1 else "s"
+    msg["Subject"] = f"{SUBJECT_PREFIX} digest {day.isoformat()}: {len(events)} new event{plural}"
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Message-ID"] = f"<digest-{day.isoformat()}@banwatch>"
+    msg["Date"] = email.utils.format_datetime(
+        dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    )
+    msg.set_content(env.get_template("digest.txt").render(context))
+    msg.add_alternative(env.get_template("digest.html").render(context), subtype="html")
+    return msg

@@ -1,0 +1,372 @@
+"""Load stage batches into DuckDB: idempotent upserts on stable ids, one transaction per batch.
+
+Rows go in as one Arrow table per batch (`INSERT ... SELECT FROM` a registered Arrow table):
+DuckDB loads ~45,000 rows/s that way against ~700 rows/s through `executemany`. Every load is
+an upsert keyed on a stable id, so re-running a task (an Airflow retry, a re-run interval) adds
+no rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import itertools
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from banwatch.records import Article, Detection, Event, FeedResult, Outcome, StoryAssignment
+from enrich.novelty import Resolution
+
+logger = logging.getLogger(__name__)
+
+_batch_names = itertools.count()
+_TS = pa.timestamp("us", tz="UTC")
+_FAILED = (Outcome.HARD.value, Outcome.TEMPORARY.value)
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, or ROLLBACK and re-raise: a batch lands whole or not at all."""
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
+def insert_arrow(
+    con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table, tail: str = ""
+) -> None:
+    """`INSERT INTO table BY NAME SELECT * FROM batch <tail>` with `batch` registered as a view."""
+    if batch.num_rows == 0:
+        return
+    name = f"_batch_{table}_{next(_batch_names)}"
+    con.register(name, batch)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name} {tail}")
+    finally:
+        con.unregister(name)
+
+
+def existing_keys(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, values: Sequence[str]
+) -> set[str]:
+    """Which of `values` are already keys of `table` (one query, through Arrow)."""
+    if not values:
+        return set()
+    name = f"_keys_{next(_batch_names)}"
+    con.register(name, pa.table({"k": pa.array(list(values), pa.string())}))
+    try:
+        rows = con.execute(
+            f"SELECT {key} FROM {table} WHERE {key} IN (SELECT k FROM {name})"
+        ).fetchall()
+    finally:
+        con.unregister(name)
+    return {r[0] for r in rows}
+
+
+def _utc(when: dt.datetime | None) -> dt.datetime | None:
+    """Naive datetimes are taken as UTC (Arrow would do the same, explicitly here)."""
+    if when is not None and when.tzinfo is None:
+        return when.replace(tzinfo=dt.UTC)
+    return when
+
+
+def _last_by(items: Sequence[Any], key: str) -> list[Any]:
+    """One item per key (the last wins): DuckDB refuses to upsert one key twice in a statement."""
+    return list({getattr(item, key): item for item in items}.values())
+
+
+# ---------------------------------------------------------------- feeds
+
+
+def load_feed_results(con: duckdb.DuckDBPyConnection, results: Sequence[FeedResult]) -> int:
+    """Record each feed's poll: conditional-GET validators, outcome, consecutive failures.
+
+    A result is applied once: re-loading a poll with the same `polled_at` changes nothing, so the
+    failure count and entries seen are not counted twice. Returns the number of feeds given.
+    """
+    results = _last_by(results, "feed_name")
+    batch = pa.table(
+        {
+            "name": pa.array([r.feed_name for r in results], pa.string()),
+            "url": pa.array([r.url for r in results], pa.string()),
+            "etag": pa.array([r.etag for r in results], pa.string()),
+            "last_modified": pa.array([r.last_modified for r in results], pa.string()),
+            "last_polled_at": pa.array([_utc(r.polled_at) for r in results], _TS),
+            "last_outcome": pa.array([str(r.outcome) for r in results], pa.string()),
+            "last_reason": pa.array([r.reason for r in results], pa.string()),
+            "last_error": pa.array([r.error for r in results], pa.string()),
+            "last_status": pa.array([r.status_code for r in results], pa.int32()),
+            "failure_count": pa.array([int(r.outcome in _FAILED) for r in results], pa.int32()),
+            "entries_seen": pa.array([len(r.entries) for r in results], pa.int64()),
+        }
+    )
+    # A 304 or a failure carries no validators: keep the ones of the last good answer.
+    tail = """
+        ON CONFLICT (name) DO UPDATE SET
+            url = excluded.url,
+            etag = CASE WHEN excluded.last_outcome IN ('ok', 'soft') THEN excluded.etag
+                        ELSE coalesce(excluded.etag, feeds.etag) END,
+            last_modified = CASE WHEN excluded.last_outcome IN ('ok', 'soft')
+                                 THEN excluded.last_modified
+                                 ELSE coalesce(excluded.last_modified, feeds.last_modified) END,
+            last_polled_at = excluded.last_polled_at,
+            last_outcome = excluded.last_outcome,
+            last_reason = excluded.last_reason,
+            last_error = excluded.last_error,
+            last_status = excluded.last_status,
+            failure_count = CASE WHEN excluded.failure_count > 0
+                                 THEN coalesce(feeds.failure_count, 0) + 1 ELSE 0 END,
+            entries_seen = coalesce(feeds.entries_seen, 0) + excluded.entries_seen
+        WHERE feeds.last_polled_at IS NULL OR excluded.last_polled_at IS NULL
+           OR excluded.last_polled_at > feeds.last_polled_at
+    """
+    with transaction(con):
+        insert_arrow(con, "feeds", batch, tail)
+    return len(results)
+
+
+# ---------------------------------------------------------------- articles, embeddings, stories
+
+
+def load_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str) -> int:
+    """Upsert articles on article_id; returns how many were not in the warehouse before.
+
+    An article seen again (a retried temporary failure) is updated in place; its story is kept.
+    """
+    articles = _last_by(articles, "article_id")
+    batch = pa.table(
+        {
+            "article_id": pa.array([a.article_id for a in articles], pa.string()),
+            "url": pa.array([a.url for a in articles], pa.string()),
+            "feed_name": pa.array([a.feed_name for a in articles], pa.string()),
+            "title": pa.array([a.title for a in articles], pa.string()),
+            "text": pa.array([a.text for a in articles], pa.string()),
+            "published_at": pa.array([_utc(a.published_at) for a in articles], _TS),
+            "language": pa.array([a.language for a in articles], pa.string()),
+            "site_name": pa.array([a.site_name for a in articles], pa.string()),
+            "extraction": pa.array([a.extraction for a in articles], pa.string()),
+            "outcome": pa.array([str(a.outcome) for a in articles], pa.string()),
+            "reason": pa.array([a.reason for a in articles], pa.string()),
+            "error": pa.array([a.error for a in articles], pa.string()),
+            "raw_html_gz": pa.array([a.raw_html_gz for a in articles], pa.binary()),
+            "fetched_at": pa.array([_utc(a.fetched_at) for a in articles], _TS),
+            "run_id": pa.array([run_id] * len(articles), pa.string()),
+        }
+    )
+    updated = ", ".join(
+        f"{c} = excluded.{c}" for c in batch.column_names if c not in ("article_id", "url")
+    )
+    with transaction(con):
+        known = existing_keys(con, "articles", "article_id", [a.article_id for a in articles])
+        insert_arrow(con, "articles", batch, f"ON CONFLICT (article_id) DO UPDATE SET {updated}")
+    return len(articles) - len(known)
+
+
+def load_embeddings(
+    con: duckdb.DuckDBPyConnection, ids: Sequence[str], model: str, matrix: np.ndarray
+) -> int:
+    """Store one embedding per (article, model); an existing one is kept. Returns rows given."""
+    if len(ids) != len(matrix):
+        raise ValueError(f"{len(ids)} ids for {len(matrix)} embeddings")
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    rows, dim = matrix.shape if matrix.ndim == 2 else (0, 0)
+    offsets = pa.array(np.arange(0, rows * dim + 1, dim or 1, dtype=np.int32)[: rows + 1])
+    vectors = pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1)))
+    batch = pa.table(
+        {
+            "article_id": pa.array(list(ids), pa.string()),
+            "model": pa.array([model] * len(ids), pa.string()),
+            "embedding": vectors,
+        }
+    )
+    with transaction(con):
+        insert_arrow(con, "article_embeddings", batch, "ON CONFLICT DO NOTHING")
+    return len(ids)
+
+
+def load_stories(
+    con: duckdb.DuckDBPyConnection, assignments: Sequence[StoryAssignment], seen_at: dt.datetime
+) -> int:
+    """Set each article's story, create the new stories, recount members; returns new stories."""
+    assignments = _last_by(assignments, "article_id")
+    if not assignments:
+        return 0
+    first: dict[str, StoryAssignment] = {}
+    for a in sorted(assignments, key=lambda a: (-a.similarity, a.article_id)):
+        first.setdefault(a.story_id, a)  # the story's own first article has similarity 1.0
+    members = pa.table(
+        {
+            "article_id": pa.array([a.article_id for a in assignments], pa.string()),
+            "story_id": pa.array([a.story_id for a in assignments], pa.string()),
+        }
+    )
+    stories = pa.table(
+        {
+            "story_id": pa.array(list(first), pa.string()),
+            "first_article_id": pa.array([a.article_id for a in first.values()], pa.string()),
+            "first_seen_at": pa.array([_utc(seen_at)] * len(first), _TS),
+            "article_count": pa.array([0] * len(first), pa.int32()),
+        }
+    )
+    name = f"_members_{next(_batch_names)}"
+    with transaction(con):
+        known = existing_keys(con, "stories", "story_id", list(first))
+        insert_arrow(con, "stories", stories, "ON CONFLICT DO NOTHING")
+        con.register(name, members)
+        try:
+            con.execute(
+                f"UPDATE articles SET story_id = m.story_id FROM {name} AS m "
+                "WHERE articles.article_id = m.article_id"
+            )
+            con.execute(
+                "UPDATE stories SET article_count = (SELECT count(*) FROM articles AS a "
+                "WHERE a.story_id = stories.story_id) "
+                f"WHERE story_id IN (SELECT story_id FROM {name})"
+            )
+        finally:
+            con.unregister(name)
+    return len(first) - len(known)
+
+
+# ---------------------------------------------------------------- detections and events
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha1(
+        "\x1f".join("" if p is None else str(p) for p in parts).encode()
+    ).hexdigest()[:16]
+
+
+def _detection_table(detections: Sequence[Detection], id_name: str) -> pa.Table:
+    return pa.table(
+        {
+            id_name: pa.array(
+                [
+                    _digest(
+                        d.article_id,
+                        *d.situation,
+                        d.action,
+                        d.announced_on,
+                        d.evidence,
+                        d.background,
+                    )
+                    for d in detections
+                ],
+                pa.string(),
+            ),
+            "article_id": pa.array([d.article_id for d in detections], pa.string()),
+            "jurisdiction": pa.array([d.jurisdiction for d in detections], pa.string()),
+            "country": pa.array([d.country for d in detections], pa.string()),
+            "subdivision": pa.array([d.subdivision for d in detections], pa.string()),
+            "level": pa.array([d.level for d in detections], pa.string()),
+            "app": pa.array([d.app for d in detections], pa.string()),
+            "scope": pa.array([d.scope for d in detections], pa.string()),
+            "body": pa.array([d.body for d in detections], pa.string()),
+            "action": pa.array([d.action for d in detections], pa.string()),
+            "announced_on": pa.array([d.announced_on for d in detections], pa.date32()),
+            "evidence": pa.array([d.evidence for d in detections], pa.string()),
+            "confidence": pa.array([float(d.confidence) for d in detections], pa.float64()),
+            "background": pa.array([d.background for d in detections], pa.bool_()),
+        }
+    )
+
+
+def load_detections(con: duckdb.DuckDBPyConnection, detections: Sequence[Detection]) -> int:
+    """Keep every raw detection (background or not) for auditing; returns rows given."""
+    batch = _detection_table(detections, "detection_id")
+    with transaction(con):
+        insert_arrow(con, "detections", batch, "ON CONFLICT DO NOTHING")
+    return len(detections)
+
+
+def _event_table(events: Sequence[Event]) -> pa.Table:
+    return pa.table(
+        {
+            "event_id": pa.array([e.event_id for e in events], pa.string()),
+            "jurisdiction": pa.array([e.jurisdiction for e in events], pa.string()),
+            "country": pa.array([e.country for e in events], pa.string()),
+            "subdivision": pa.array([e.subdivision for e in events], pa.string()),
+            "level": pa.array([e.level for e in events], pa.string()),
+            "app": pa.array([e.app for e in events], pa.string()),
+            "scope": pa.array([e.scope for e in events], pa.string()),
+            "action": pa.array([e.action for e in events], pa.string()),
+            "body": pa.array([e.body for e in events], pa.string()),
+            "announced_on": pa.array([e.announced_on for e in events], pa.date32()),
+            "first_seen_at": pa.array([_utc(e.first_seen_at) for e in events], _TS),
+            "confidence": pa.array([float(e.confidence) for e in events], pa.float64()),
+            "evidence": pa.array([e.evidence for e in events], pa.string()),
+            "url": pa.array([e.url for e in events], pa.string()),
+            "historical": pa.array([e.historical for e in events], pa.bool_()),
+        }
+    )
+
+
+def apply_resolution(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> dict[str, int]:
+    """Write events, their sources, mentions and the outbox rows in ONE transaction.
+
+    An event and its alert row are committed together, so a crash can never leave an event
+    without its email or an email without its event. Existing events keep their id,
+    `first_seen_at` and `historical` flag; their merged fields are refreshed. An outbox row is
+    only ever inserted, never reset, so a sent alert is never queued again.
+    """
+    events = _last_by([*resolution.updated_events, *resolution.new_events], "event_id")
+    sources = list({(s.event_id, s.article_id): s for s in resolution.sources}.values())
+    alertable = [e for e in resolution.new_events if not e.historical]
+    refreshed = ("jurisdiction", "level", "announced_on", "confidence", "evidence", "url")
+    source_batch = pa.table(
+        {
+            "event_id": pa.array([s.event_id for s in sources], pa.string()),
+            "article_id": pa.array([s.article_id for s in sources], pa.string()),
+            "url": pa.array([s.url for s in sources], pa.string()),
+            "outlet": pa.array([s.outlet for s in sources], pa.string()),
+            "evidence": pa.array([s.evidence for s in sources], pa.string()),
+            "confidence": pa.array([float(s.confidence) for s in sources], pa.float64()),
+            "announced_on": pa.array([s.announced_on for s in sources], pa.date32()),
+            "jurisdiction": pa.array([s.jurisdiction for s in sources], pa.string()),
+            "level": pa.array([s.level for s in sources], pa.string()),
+        }
+    )
+    outbox = pa.table(
+        {
+            "event_id": pa.array([e.event_id for e in alertable], pa.string()),
+            "status": pa.array(["pending"] * len(alertable), pa.string()),
+            "attempts": pa.array([0] * len(alertable), pa.int32()),
+            "message_id": pa.array([f"<{e.event_id}@banwatch>" for e in alertable], pa.string()),
+            "queued_at": pa.array([_utc(e.first_seen_at) for e in alertable], _TS),
+        }
+    )
+    with transaction(con):
+        insert_arrow(
+            con,
+            "events",
+            _event_table(events),
+            "ON CONFLICT (event_id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in refreshed),
+        )
+        insert_arrow(con, "event_sources", source_batch, "ON CONFLICT DO NOTHING")
+        insert_arrow(
+            con,
+            "mentions",
+            _detection_table(resolution.mentions, "mention_id").drop(["background"]),
+            "ON CONFLICT DO NOTHING",
+        )
+        insert_arrow(con, "alerts", outbox, "ON CONFLICT DO NOTHING")
+    counts = {
+        "events": len(events),
+        "new_events": len(resolution.new_events),
+        "sources": len(sources),
+        "mentions": len(resolution.mentions),
+        "queued": len(alertable),
+    }
+    logger.info("resolution applied: %s", counts)
+    return counts

@@ -1,0 +1,231 @@
+"""Read what the stages need back from the warehouse, converted to records at the boundary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from banwatch.records import Event, FeedState
+from enrich.novelty import EventState, Situation, Source
+
+logger = logging.getLogger(__name__)
+
+_names = itertools.count()
+
+
+def _with_table(con: duckdb.DuckDBPyConnection, batch: pa.Table, sql: str) -> list[tuple]:
+    """Run `sql` with `{t}` naming `batch` registered as a view; returns all rows."""
+    name = f"_read_{next(_names)}"
+    con.register(name, batch)
+    try:
+        return con.execute(sql.format(t=name)).fetchall()
+    finally:
+        con.unregister(name)
+
+
+def feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, FeedState]:
+    """Conditional-GET validators and consecutive failures of every known feed, by name."""
+    rows = con.execute(
+        "SELECT name, etag, last_modified, coalesce(failure_count, 0) FROM feeds"
+    ).fetchall()
+    return {
+        name: FeedState(name=name, etag=etag, last_modified=modified, failure_count=failures)
+        for name, etag, modified, failures in rows
+    }
+
+
+def known_urls(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> set[str]:
+    """Which of `urls` are already stored as articles (whatever their outcome)."""
+    urls = list(dict.fromkeys(urls))
+    if not urls:
+        return set()
+    rows = _with_table(
+        con,
+        pa.table({"url": pa.array(urls, pa.string())}),
+        "SELECT url FROM articles WHERE url IN (SELECT url FROM {t})",
+    )
+    return {r[0] for r in rows}
+
+
+def recent_urls(con: duckdb.DuckDBPyConnection, since: dt.datetime) -> set[str]:
+    """URLs fetched since `since` that need no new fetch.
+
+    Temporary failures (timeouts, 5xx) are left out, so the next pass fetches them again.
+    """
+    rows = con.execute(
+        "SELECT url FROM articles WHERE coalesce(fetched_at, published_at) >= ? "
+        "AND outcome IS DISTINCT FROM 'temporary'",
+        [since],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def recent_embeddings(
+    con: duckdb.DuckDBPyConnection, since: dt.datetime, model: str
+) -> tuple[list[str], list[str], list[dt.datetime | None], np.ndarray]:
+    """Stored articles published (or, undated, fetched) since `since` that new ones may join.
+
+    Returns article ids, their story ids, publication times and the embedding matrix (float32,
+    one row per article, in the same order). Only articles already in a story are returned.
+    """
+    table = con.sql(
+        "SELECT a.article_id, a.story_id, a.published_at, e.embedding "
+        "FROM articles AS a JOIN article_embeddings AS e USING (article_id) "
+        "WHERE e.model = ? AND a.story_id IS NOT NULL "
+        "AND coalesce(a.published_at, a.fetched_at) >= ? "
+        "ORDER BY coalesce(a.published_at, a.fetched_at), a.article_id",
+        params=[model, since],
+    ).to_arrow_table()
+    ids = table.column("article_id").to_pylist()
+    if not ids:
+        return [], [], [], np.zeros((0, 0), dtype=np.float32)
+    vectors = table.column("embedding").combine_chunks()
+    values = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    matrix = values.reshape(len(ids), -1)
+    return (
+        ids,
+        table.column("story_id").to_pylist(),
+        table.column("published_at").to_pylist(),
+        matrix,
+    )
+
+
+def article_leads(con: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Title and the first 600 characters of text of stored articles, by id (for story keys)."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return {}
+    rows = _with_table(
+        con,
+        pa.table({"article_id": pa.array(ids, pa.string())}),
+        "SELECT article_id, coalesce(title, ''), left(coalesce(text, ''), 600) FROM articles "
+        "WHERE article_id IN (SELECT article_id FROM {t})",
+    )
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+EVENT_COLUMNS = (
+    "event_id, jurisdiction, country, subdivision, level, app, scope, action, body, "
+    "announced_on, first_seen_at, confidence, evidence, url, historical"
+)
+
+
+def event_from_row(row: tuple, source_count: int = 1) -> Event:
+    (
+        eid,
+        jur,
+        country,
+        sub,
+        level,
+        app,
+        scope,
+        action,
+        body,
+        announced,
+        seen,
+        conf,
+        ev,
+        url,
+        hist,
+    ) = row
+    return Event(
+        event_id=eid,
+        jurisdiction=jur,
+        country=country,
+        subdivision=sub,
+        level=level,
+        app=app,
+        scope=scope,
+        action=action,
+        body=body or "",
+        announced_on=announced,
+        first_seen_at=seen,
+        confidence=conf,
+        evidence=ev,
+        url=url,
+        historical=bool(hist),
+        source_count=source_count,
+    )
+
+
+def situation_history(
+    con: duckdb.DuckDBPyConnection, situations: Iterable[Situation]
+) -> dict[Situation, list[EventState]]:
+    """Known states of each situation: stored events (with their sources) and background mentions.
+
+    Each list is in announced_on order; situations with nothing stored are absent.
+    """
+    keys = sorted(set(situations))
+    if not keys:
+        return {}
+    batch = pa.table(
+        {
+            name: pa.array([k[i] for k in keys], pa.string())
+            for i, name in enumerate(("country", "subdivision", "app", "scope", "body"))
+        }
+    )
+    match = (
+        "JOIN {t} AS k ON x.country = k.country AND coalesce(x.subdivision, '') = k.subdivision "
+        "AND x.app = k.app AND x.scope = k.scope AND coalesce(x.body, '') = k.body"
+    )
+    events = _with_table(
+        con,
+        batch,
+        f"SELECT {', '.join('x.' + c.strip() for c in EVENT_COLUMNS.split(','))} "
+        f"FROM events AS x {match}",
+    )
+    ids = [r[0] for r in events]
+    sources: dict[str, list[Source]] = defaultdict(list)
+    if ids:
+        rows = _with_table(
+            con,
+            pa.table({"event_id": pa.array(ids, pa.string())}),
+            "SELECT event_id, article_id, url, outlet, evidence, confidence, announced_on, "
+            "jurisdiction, level FROM event_sources WHERE event_id IN (SELECT event_id FROM {t}) "
+            "ORDER BY event_id, article_id",
+        )
+        for r in rows:
+            sources[r[0]].append(Source(*r))
+    mentions = _with_table(
+        con,
+        batch,
+        "SELECT DISTINCT x.country, coalesce(x.subdivision, ''), x.app, x.scope, "
+        f"coalesce(x.body, ''), x.action, x.announced_on, x.article_id FROM mentions AS x {match}",
+    )
+    history: dict[Situation, list[EventState]] = defaultdict(list)
+    for row in events:
+        event = event_from_row(row, len({s.outlet for s in sources[row[0]]}) or 1)
+        history[_situation_of(event)].append(
+            EventState(event.action, event.announced_on, event, tuple(sources[row[0]]))
+        )
+    for *situation, action, announced, article_id in mentions:
+        history[tuple(situation)].append(  # type: ignore[index]
+            EventState(action, announced, article_id=article_id)
+        )
+    return {k: sorted(v, key=EventState.sort_key) for k, v in history.items()}
+
+
+def _situation_of(event: Event) -> Situation:
+    return (event.country, event.subdivision or "", event.app, event.scope, event.body or "")
+
+
+def list_events(
+    con: duckdb.DuckDBPyConnection, limit: int = 50, *, include_historical: bool = True
+) -> list[dict[str, Any]]:
+    """Rows of the `ban_events` view as dicts, newest announcement first."""
+    where = "" if include_historical else "WHERE NOT historical"
+    cursor = con.execute(
+        f"SELECT * FROM ban_events {where} "
+        "ORDER BY announced_on DESC NULLS LAST, first_seen_at DESC, event_id LIMIT ?",
+        [limit],
+    )
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

@@ -1,0 +1,204 @@
+"""The warehouse file: the writer connection, the analysts' snapshot, and run bookkeeping.
+
+DuckDB allows one writer process, and a reader's open file blocks that writer. So the
+scheduled pass is the only process that opens `warehouse.path`; after each pass it publishes a
+consistent read-only copy (`publish_snapshot`) with an atomic rename, and analysts, notebooks
+and `banwatch sql` open that copy (`open_reader`). A reader holding the old copy keeps reading
+it (the rename does not touch an open file) and never stops the next pass.
+
+The load and read functions live in `warehouse.load` and `warehouse.read`; they are re-exported
+here so stages can call everything as `store.<verb>`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+
+import duckdb
+
+from banwatch.errors import WarehouseError
+from banwatch.records import PassSummary
+from warehouse.load import (
+    apply_resolution,
+    load_articles,
+    load_detections,
+    load_embeddings,
+    load_feed_results,
+    load_stories,
+    transaction,
+)
+from warehouse.migrations import migrate
+from warehouse.read import (
+    article_leads,
+    feed_states,
+    known_urls,
+    list_events,
+    recent_embeddings,
+    recent_urls,
+    situation_history,
+)
+
+__all__ = [
+    "apply_resolution",
+    "article_leads",
+    "connect",
+    "fail_run",
+    "feed_states",
+    "finish_run",
+    "known_urls",
+    "list_events",
+    "load_articles",
+    "load_detections",
+    "load_embeddings",
+    "load_feed_results",
+    "load_stories",
+    "open_reader",
+    "publish_snapshot",
+    "recent_embeddings",
+    "recent_urls",
+    "situation_history",
+    "start_run",
+    "transaction",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def connect(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
+    """Open (creating it and its directory if needed) and migrate the warehouse for writing."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        detail = _first_line(exc)
+        if "lock" in detail.lower():
+            raise WarehouseError(
+                f"{path}: locked by another process ({detail}); DuckDB allows one writer: wait "
+                "for the running pass to finish, and point readers at the read-only snapshot "
+                "(warehouse.snapshot_path) instead of this file"
+            ) from None
+        raise WarehouseError(
+            f"{path}: cannot open ({detail}); check the path and permissions"
+        ) from None
+    except (OSError, duckdb.Error) as exc:
+        raise WarehouseError(
+            f"{path}: cannot open ({_first_line(exc)}); check the path and that it is a DuckDB file"
+        ) from None
+    try:
+        con.execute("SET TimeZone = 'UTC'")  # timestamps come back as UTC datetimes
+        applied = migrate(con)
+    except duckdb.Error as exc:
+        con.close()
+        raise WarehouseError(
+            f"{path}: migration failed ({_first_line(exc)}); restore a backup or report a bug"
+        ) from None
+    if applied:
+        logger.info("warehouse %s migrated: %s", path, ", ".join(applied))
+    return con
+
+
+def open_reader(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
+    """Open the published snapshot read-only (what analysts and `banwatch sql` use)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WarehouseError(
+            f"{path}: no warehouse snapshot yet; run `banwatch run` once to publish it"
+        )
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"{path}: cannot open the snapshot ({_first_line(exc)}); run `banwatch run` to "
+            "publish a fresh one"
+        ) from None
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: str | os.PathLike[str]) -> Path:
+    """Write a consistent copy of the warehouse to `snapshot_path`, replacing it atomically.
+
+    The copy is built in a temporary file beside the snapshot (ATTACH, COPY FROM DATABASE,
+    CHECKPOINT, DETACH) and renamed over it, so a reader sees either the old or the new
+    database, never a half-written one, and a reader holding the old file open blocks nothing.
+    """
+    target = Path(snapshot_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    (source,) = con.execute("SELECT current_database()").fetchone()  # type: ignore[misc]
+    alias = "banwatch_snapshot"
+    quoted = str(tmp).replace("'", "''")
+    try:
+        con.execute(f"ATTACH '{quoted}' AS {alias}")
+        try:
+            con.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
+            con.execute(f"CHECKPOINT {alias}")
+        finally:
+            con.execute(f"DETACH {alias}")
+        os.replace(tmp, target)
+    except (duckdb.Error, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise WarehouseError(
+            f"{target}: snapshot not published ({_first_line(exc)}); check free disk space "
+            "and that the directory is writable"
+        ) from None
+    logger.info("published snapshot %s", target)
+    return target
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, now: dt.datetime) -> None:
+    """Record that a pass started (a retried run keeps its first start time)."""
+    con.execute(
+        "INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running') "
+        "ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL",
+        [run_id, now],
+    )
+
+
+def fail_run(con: duckdb.DuckDBPyConnection, run_id: str, error: str) -> None:
+    """Mark a pass failed with a one-line reason (its staging stays for a retry or inspection)."""
+    con.execute(
+        "UPDATE runs SET status = 'failed', finished_at = current_timestamp, error = ? "
+        "WHERE run_id = ?",
+        [" ".join(error.split())[:1000], run_id],
+    )
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    summary: PassSummary,
+    finished_at: dt.datetime | None = None,
+) -> None:
+    """Record a pass's counts; `finished_at` defaults to the database clock (audit only)."""
+    con.execute(
+        "INSERT INTO runs (run_id, started_at, status) VALUES (?, coalesce(?, current_timestamp), "
+        "'running') ON CONFLICT DO NOTHING",
+        [run_id, finished_at],
+    )
+    con.execute(
+        "UPDATE runs SET finished_at = coalesce(?, current_timestamp), feeds_polled = ?, "
+        "feeds_failed = ?, new_articles = ?, articles_failed = ?, new_stories = ?, "
+        "new_events = ?, emails_sent = ?, status = 'finished' WHERE run_id = ?",
+        [
+            finished_at,
+            summary.feeds_polled,
+            summary.feeds_failed,
+            summary.new_articles,
+            summary.articles_failed,
+            summary.new_stories,
+            summary.new_events,
+            summary.emails_sent,
+            run_id,
+        ],
+    )
