@@ -1,0 +1,83 @@
+"""
+### banwatch_maintenance: daily housekeeping of the banwatch warehouse
+
+* **maintenance**: DuckDB CHECKPOINT/VACUUM, then republishes the analysts' read-only snapshot.
+* **clean_staging**: removes staging directories older than `staging.keep_days` (a killed or
+  failed pass leaves its staging directory behind; a finished pass removes its own).
+* **daily_digest**: one email listing the previous day's events, when the digest is configured.
+
+Settings come from the Variable `banwatch_config` or env `BANWATCH_CONFIG`, read inside the tasks.
+Tasks that open the DuckDB file share the one-slot pool `banwatch_duckdb` with the pipeline DAG.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.sdk import dag, get_current_context, task
+
+POOL = "banwatch_duckdb"
+ON_FAILURE = SmtpNotifier(
+    to="{{ var.value.get('banwatch_failure_email', 'airflow@example.org') }}",
+    subject="[banwatch] task {{ ti.dag_id }}.{{ ti.task_id }} failed ({{ run_id }})",
+)
+
+
+def _pipeline():
+    """banwatch's steps and settings, read at run time only (as in the pipeline DAG)."""
+    from airflow.sdk import Variable
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from banwatch import pipeline
+    from banwatch.config import ENV_CONFIG, load_settings
+    from banwatch.errors import ConfigError
+
+    path = Variable.get("banwatch_config", default=None) or os.environ.get(ENV_CONFIG)
+    try:
+        if not path:
+            raise ConfigError("no config file: set the Variable banwatch_config or BANWATCH_CONFIG")
+        return pipeline, load_settings(path)
+    except ConfigError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+@dag(
+    schedule="@daily",
+    start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=5),
+        "on_failure_callback": ON_FAILURE,
+    },
+    tags=["banwatch", "maintenance"],
+    doc_md=__doc__,
+)
+def banwatch_maintenance():
+    @task(pool=POOL)
+    def maintenance() -> dict:
+        pipeline, settings = _pipeline()
+        return pipeline.maintenance(settings)
+
+    @task
+    def clean_staging() -> int:
+        pipeline, settings = _pipeline()
+        now = get_current_context()["dag_run"].run_after
+        return pipeline.clean_staging(settings, settings.staging.keep_days, now)
+
+    @task(pool=POOL, retry_exponential_backoff=2.0)
+    def daily_digest() -> dict:
+        """The digest covers the last whole day before the run (yesterday for the midnight run)."""
+        ctx = get_current_context()
+        end = ctx.get("data_interval_end") or ctx["dag_run"].run_after
+        pipeline, settings = _pipeline()
+        return pipeline.daily_digest(settings, (end - dt.timedelta(days=1)).date())
+
+    maintenance() >> daily_digest()
+    clean_staging()
+
+
+banwatch_maintenance()

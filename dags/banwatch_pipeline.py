@@ -1,0 +1,166 @@
+"""
+### banwatch_pipeline: one pass of banwatch
+
+Polls the configured feeds in batches (one mapped task per batch), fetches and extracts the new
+articles of each batch, groups them into stories, detects government app-ban events, loads it all
+into the DuckDB warehouse and emails each new event once through banwatch's own outbox.
+
+* **Settings**: the Airflow Variable `banwatch_config`, else the env var `BANWATCH_CONFIG`, names
+  the TOML file. It is read inside the tasks, never when this file is parsed.
+* **Schedule**: env `BANWATCH_SCHEDULE` (cron or preset), by default every 15 minutes.
+* **One writer**: tasks that open the DuckDB file run in the one-slot pool `banwatch_duckdb`, and
+  runs never overlap (`max_active_runs=1`).
+* **Staging**: batches travel as files under `staging.dir/<run_id>/`; XCom carries paths and counts.
+* **Failures**: a task that fails for good emails the Variable `banwatch_failure_email` through the
+  `smtp_default` connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.sdk import Asset, dag, get_current_context, task
+
+POOL = "banwatch_duckdb"
+ARTICLES = Asset("duckdb://banwatch/articles")
+EVENTS = Asset("duckdb://banwatch/ban_events")
+# retry_exponential_backoff is a multiplier since Airflow 3.1: True would mean 1.0, no growth.
+NETWORK = {
+    "retries": 3,
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=15),
+}
+ON_FAILURE = SmtpNotifier(
+    to="{{ var.value.get('banwatch_failure_email', 'airflow@example.org') }}",
+    subject="[banwatch] task {{ ti.dag_id }}.{{ ti.task_id }} failed ({{ run_id }})",
+)
+
+
+def _pipeline():
+    """banwatch's steps and settings, imported and read at run time only (never at parse).
+
+    The settings file is the Variable `banwatch_config` or env `BANWATCH_CONFIG`; a config error
+    fails the task at once, since retrying cannot fix it.
+    """
+    from airflow.sdk import Variable
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from banwatch import pipeline
+    from banwatch.config import ENV_CONFIG, load_settings
+    from banwatch.errors import ConfigError
+
+    path = Variable.get("banwatch_config", default=None) or os.environ.get(ENV_CONFIG)
+    try:
+        if not path:
+            raise ConfigError("no config file: set the Variable banwatch_config or BANWATCH_CONFIG")
+        return pipeline, load_settings(path)
+    except ConfigError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def _now() -> dt.datetime:
+    """The run's end of interval (its trigger time for manual runs): tasks never read the clock."""
+    ctx = get_current_context()
+    return ctx.get("data_interval_end") or ctx["dag_run"].run_after
+
+
+@dag(
+    schedule=os.environ.get("BANWATCH_SCHEDULE", "*/15 * * * *"),
+    start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,  # DuckDB has one writer process: two passes must never overlap
+    dagrun_timeout=dt.timedelta(hours=2),
+    default_args={
+        "retries": 1,
+        "retry_delay": dt.timedelta(minutes=1),
+        "on_failure_callback": ON_FAILURE,
+    },
+    tags=["banwatch", "ingest"],
+    doc_md=__doc__,
+)
+def banwatch_pipeline():
+    @task(pool=POOL)
+    def start_run() -> list[list[str]]:
+        """Returns the feed batches to map over; the run's staging dir goes under key run_dir."""
+        pipeline, settings = _pipeline()
+        ctx = get_current_context()
+        started = pipeline.start_run(settings, ctx["run_id"], _now())
+        ctx["ti"].xcom_push(key="run_dir", value=started["run_dir"])
+        return started["batches"]
+
+    @task(**NETWORK)
+    def poll_feeds(run_dir: str, batch: list[str]) -> dict:
+        pipeline, settings = _pipeline()
+        return pipeline.poll_feeds(settings, run_dir, batch)
+
+    @task(**NETWORK)
+    def fetch_and_extract(run_dir: str, polled: dict) -> dict:
+        pipeline, settings = _pipeline()
+        return pipeline.fetch_and_extract(settings, run_dir, polled["path"])
+
+    @task(pool=POOL)
+    def embed_and_group(run_dir: str, fetched: list[dict]) -> dict:
+        pipeline, settings = _pipeline()
+        return pipeline.embed_and_group(settings, run_dir, [f["path"] for f in fetched])
+
+    @task
+    def detect_events(run_dir: str, fetched: list[dict]) -> dict:
+        pipeline, settings = _pipeline()
+        return pipeline.detect_events(settings, run_dir, [f["path"] for f in fetched])
+
+    @task(pool=POOL, outlets=[ARTICLES, EVENTS])
+    def load(run_dir: str, polled: list, fetched: list, grouped: dict, detected: dict) -> dict:
+        pipeline, settings = _pipeline()
+        poll_paths, article_paths = [p["path"] for p in polled], [f["path"] for f in fetched]
+        return pipeline.load(
+            settings, run_dir, poll_paths, article_paths, grouped["path"], detected["path"], _now()
+        )
+
+    @task(pool=POOL, **NETWORK)
+    def send_alerts(loaded: dict) -> dict:
+        pipeline, settings = _pipeline()
+        return pipeline.send_alerts(settings)
+
+    @task(pool=POOL)
+    def finish_run(run_dir: str, polled: list, fetched: list, loaded: dict, sent: dict) -> str:
+        counts = {
+            "feeds_polled": sum(p["feeds"] for p in polled),
+            "feeds_failed": sum(p["failed"] for p in polled),
+            "articles_failed": sum(f["failed"] for f in fetched),
+            "emails_sent": sent.get("sent", 0),
+            **loaded,
+        }
+        run_id = get_current_context()["run_id"]
+        pipeline, settings = _pipeline()
+        return pipeline.finish_run(settings, run_id, run_dir, counts)
+
+    # Runs only when a task failed. It is the DAG's only leaf, so it fails itself after recording
+    # (the run must end failed); the failed task has already emailed, so this one does not.
+    @task(pool=POOL, trigger_rule="one_failed", on_failure_callback=None)
+    def record_failure() -> None:
+        """Mark the run failed in the warehouse's `runs` table, then fail the DAG run."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        try:
+            pipeline, settings = _pipeline()
+        except AirflowFailException:
+            raise AirflowFailException("a task failed; no usable config to record it in") from None
+        run_id = get_current_context()["run_id"]
+        pipeline.fail_run(settings, run_id, "a task failed; see the Airflow task logs")
+        raise AirflowFailException(f"run {run_id} failed; recorded in the warehouse's runs table")
+
+    batches = start_run()
+    run_dir = batches["run_dir"]
+    polled = poll_feeds.partial(run_dir=run_dir).expand(batch=batches)
+    fetched = fetch_and_extract.partial(run_dir=run_dir).expand(polled=polled)
+    grouped = embed_and_group(run_dir, fetched)
+    detected = detect_events(run_dir, fetched)
+    loaded = load(run_dir, polled, fetched, grouped, detected)
+    sent = send_alerts(loaded)
+    finished = finish_run(run_dir, polled, fetched, loaded, sent)
+    [batches, polled, fetched, grouped, detected, loaded, sent, finished] >> record_failure()
+
+
+banwatch_pipeline()
