@@ -1,0 +1,72 @@
+"""German, French, Spanish, Italian and Portuguese articles are detected too."""
+
+import datetime as dt
+
+import pytest
+
+from enrich.detect import detect_text
+
+PUB = dt.datetime(2024, 6, 14, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("title", "country", "subdivision", "app", "scope", "action"),
+    [
+        (
+            "Österreich verbietet TikTok auf Diensthandys der Regierung",
+            "AT",
+            None,
+            "TikTok",
+            "government_devices",
+            "ban",
+        ),
+        (
+            "Bayerische Regierung sperrt Telegram auf Dienstgeräten",
+            "DE",
+            "DE-BY",
+            "Telegram",
+            "government_devices",
+            "ban",
+        ),
+        (
+            "La Belgique interdit TikTok sur les téléphones professionnels des fonctionnaires",
+            "BE",
+            None,
+            "TikTok",
+            "government_devices",
+            "ban",
+        ),
+        ("Le Sénégal lève l'interdiction de TikTok", "SN", None, "TikTok", "nationwide", "lifted"),
+        ("Argentina prohíbe Telegram en todo el país", "AR", None, "Telegram", "nationwide", "ban"),
+        ("L'Italia blocca Telegram in tutto il paese", "IT", None, "Telegram", "nationwide", "ban"),
+        (
+            "Il Garante privacy vieta a Replika il trattamento dei dati degli utenti",
+            "IT",
+            None,
+            "Replika",
+            "other",
+            "ban",
+        ),
+        (
+            "Portugal proíbe o TikTok nos dispositivos oficiais do governo",
+            "PT",
+            None,
+            "TikTok",
+            "government_devices",
+            "ban",
+        ),
+        (
+            "Justiça do Brasil manda bloquear o Telegram em todo o país",
+            "BR",
+            None,
+            "Telegram",
+            "nationwide",
+            "ban",
+        ),
+    ],
+)
+def test_languages(title, country, subdivision, app, scope, action):
+    found = [d for d in detect_text(title, "", PUB) if not d.background]
+    assert [(d.country, d.subdivision, d.app, d.scope, d.action) for d in found] == [
+        (country, subdivision, app, scope, action)
+    ]

@@ -1,0 +1,52 @@
+"""Not events: companies, platforms, calls and opinions, non-app bans, app news."""
+
+import datetime as dt
+
+import pytest
+
+from banwatch.records import Article
+from enrich.detect import detect_ban_events, detect_text
+
+PUB = dt.datetime(2024, 6, 14, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("title", "lead"),
+    [
+        # a company restricting an app for its own people
+        ("Big insurer tells staff to remove Telegram from company phones", ""),
+        ("University blocks WeChat on its campus network", "Students can still use mobile data."),
+        # an app acting on users or content
+        ("Telegram bans channels of extremist group", ""),
+        ("YouTube blocks videos from state broadcaster", ""),
+        ("Discord suspends accounts linked to scam ring", ""),
+        # calls, opinions, questions
+        ("Senators urge the Commerce Department to ban WeChat", ""),
+        ("Opinion: It is time for Canada to block Telegram", ""),
+        ("Should Brazil ban TikTok?", ""),
+        ("Think tank calls on ministers to bar WeChat from official phones", ""),
+        # a government banning something that is not an app
+        ("Kenya bans plastic bags in national parks", ""),
+        ("Chile bans mobile phones in primary schools", ""),
+        ("Japan bans exports of chipmaking equipment", ""),
+        # app news with no ban
+        ("Telegram passes one billion users", "The messaging app said growth came from Asia."),
+        ("Regulator fines TikTok over cookies", "The fine is not a ban, the authority said."),
+    ],
+)
+def test_not_an_event(title, lead):
+    assert [d for d in detect_text(title, lead, PUB) if not d.background] == []
+
+
+def test_batch_counts_and_min_confidence():
+    articles = [
+        Article(
+            "a1", "https://example.org/1", "f", "Estonia bans TikTok on government phones", "", PUB
+        ),
+        Article("a2", "https://example.org/2", "f", "Kenya bans plastic bags", "", PUB),
+    ]
+    found, counts = detect_ban_events(articles, min_confidence=0.5)
+    assert [d.article_id for d in found] == ["a1"]
+    assert counts["articles"] == 2 and counts["with_events"] == 1
+    found, counts = detect_ban_events(articles, min_confidence=1.0)
+    assert found == [] and counts["dropped"] == 1

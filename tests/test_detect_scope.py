@@ -1,0 +1,41 @@
+"""Scope: government devices, nationwide, or another restriction."""
+
+import datetime as dt
+
+import pytest
+
+from enrich.detect import detect_text
+
+PUB = dt.datetime(2024, 6, 14, 9, 0, tzinfo=dt.UTC)
+
+
+def news(title: str, text: str = "") -> list:
+    return [d for d in detect_text(title, text, PUB) if not d.background]
+
+
+@pytest.mark.parametrize(
+    ("title", "scope"),
+    [
+        ("Estonia bans TikTok on government phones", "government_devices"),
+        ("Latvia orders civil servants to remove Telegram from work devices", "government_devices"),
+        ("Finland's armed forces ban WeChat on issued smartphones", "government_devices"),
+        ("Senegal blocks TikTok nationwide", "nationwide"),
+        ("Bangladesh orders Telegram removed from app stores", "nationwide"),
+        ("Vietnam blocks Telegram", "nationwide"),
+        ("Spain's data protection agency orders Replika to stop processing users' data", "other"),
+        ("Malaysia bars children under 16 from TikTok", "other"),
+        ("Brazil throttles X after court dispute", "other"),
+    ],
+)
+def test_scope(title, scope):
+    (d,) = news(title)
+    assert d.scope == scope
+
+
+def test_scope_stated_in_the_lead_applies_to_the_headline_event():
+    found = news(
+        "Slovakia bans Telegram",
+        "The cabinet said on Friday the messaging app must be removed from all official "
+        "phones and laptops within a week.",
+    )
+    assert [(d.country, d.scope) for d in found] == [("SK", "government_devices")]
