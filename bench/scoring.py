@@ -1,0 +1,277 @@
+"""Score predicted ban events against gold events, as banwatch's users would judge them.
+
+`score(predicted, gold)` matches a predicted event to a gold event on (country, subdivision,
+app, scope, action); where several gold events share those (a ban re-imposed, two EU
+institutions), the nearest announced_on decides. The report has event precision / recall /
+F1, field accuracy, false alarms per negative label, per-language recall, recall on apps
+outside the catalogue, precision per confidence band, and every miss and false alarm with its
+evidence. It knows nothing about how the predictions were made (article mode or end to end).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FIELDS = ("country", "subdivision", "app", "scope", "action")
+BANDS = ((0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01))
+NEGATIVE_LABELS = (
+    "not_ban_app_news",
+    "company_ban",
+    "other_ban",
+    "opinion_or_call",
+    "background_only",
+    "platform_action",
+)
+
+
+@dataclass
+class GoldEvent:
+    event_id: str
+    jurisdiction: str
+    country: str
+    subdivision: str | None
+    app: str
+    scope: str
+    action: str
+    announced_on: dt.date
+    article_ids: set[str] = field(default_factory=set)
+    languages: set[str] = field(default_factory=set)
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        return (self.country, self.subdivision or "", self.app, self.scope, self.action)
+
+
+@dataclass
+class PredictedEvent:
+    country: str
+    subdivision: str | None
+    app: str
+    scope: str
+    action: str
+    announced_on: dt.date | None
+    confidence: float
+    evidence: str
+    article_ids: set[str] = field(default_factory=set)
+    languages: set[str] = field(default_factory=set)
+    labels: set[str] = field(default_factory=set)  # labels of the articles behind it
+    emails: int = 0  # alert emails sent for it (e2e mode)
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        return (self.country, self.subdivision or "", self.app, self.scope, self.action)
+
+
+@dataclass
+class Report:
+    tp: int
+    fp: int
+    fn: int
+    field_accuracy: dict[str, float]
+    field_support: int
+    false_alarms_by_label: dict[str, int]
+    negative_articles_by_label: dict[str, int]
+    recall_by_language: dict[str, tuple[int, int]]
+    outside_catalogue_recall: tuple[int, int]
+    precision_by_band: dict[str, tuple[int, int]]
+    misses: list[tuple[GoldEvent, PredictedEvent | None]]
+    false_alarms: list[PredictedEvent]
+    field_errors: list[tuple[GoldEvent, PredictedEvent, list[str]]]
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def lines(self, *, details: bool = True) -> list[str]:
+        out = [
+            f"events: precision {self.precision:.3f}  recall {self.recall:.3f}  "
+            f"F1 {self.f1:.3f}  (tp {self.tp}, fp {self.fp}, fn {self.fn})",
+            "field accuracy over events aligned by source articles "
+            f"(n={self.field_support}): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in self.field_accuracy.items()),
+            "false alarms per negative label: "
+            + ", ".join(
+                f"{k} {self.false_alarms_by_label.get(k, 0)}/{n}"
+                for k, n in sorted(self.negative_articles_by_label.items())
+            ),
+            "recall by language: "
+            + ", ".join(f"{k} {h}/{n}" for k, (h, n) in sorted(self.recall_by_language.items())),
+            "recall on apps outside the catalogue: "
+            f"{self.outside_catalogue_recall[0]}/{self.outside_catalogue_recall[1]}",
+            "precision by confidence band: "
+            + ", ".join(f"{k} {c}/{n}" for k, (c, n) in self.precision_by_band.items()),
+        ]
+        if details:
+            out.append(f"-- misses ({len(self.misses)})")
+            for g, near in self.misses:
+                got = f" | nearest prediction {near.key} {near.announced_on}" if near else ""
+                out.append(f"  MISS {g.event_id} {g.key} {g.announced_on}{got}")
+            out.append(f"-- false alarms ({len(self.false_alarms)})")
+            for p in self.false_alarms:
+                out.append(
+                    f"  FA {p.key} {p.announced_on} conf {p.confidence:.2f} "
+                    f"labels {sorted(p.labels)} {sorted(p.article_ids)[:3]} | {p.evidence[:140]}"
+                )
+            out.append(f"-- field errors ({len(self.field_errors)})")
+            for g, p, wrong in self.field_errors:
+                out.append(
+                    f"  FIELD {g.event_id} wrong {wrong}: gold {g.key} {g.announced_on}"
+                    f" / got {p.key} {p.announced_on}"
+                )
+        return out
+
+
+def load_gold(eval_dir: str | Path) -> tuple[list[GoldEvent], list[dict[str, str]]]:
+    """Gold events (with their articles and languages) and the article rows."""
+    eval_dir = Path(eval_dir)
+    with (eval_dir / "events.csv").open(encoding="utf-8", newline="") as fh:
+        gold = {
+            row["event_id"]: GoldEvent(
+                event_id=row["event_id"],
+                jurisdiction=row["jurisdiction"],
+                country=row["country"],
+                subdivision=row["subdivision"] or None,
+                app=row["app"],
+                scope=row["scope"],
+                action=row["action"],
+                announced_on=dt.date.fromisoformat(row["announced_on"]),
+            )
+            for row in csv.DictReader(fh)
+        }
+    articles = load_articles(eval_dir / "articles.tsv")
+    for a in articles:
+        if a["event_id"] in gold:
+            gold[a["event_id"]].article_ids.add(a["item_id"])
+            gold[a["event_id"]].languages.add(a["lang"])
+    # events no article reports cannot be detected from this set: not scored
+    return [g for g in gold.values() if g.article_ids], articles
+
+
+def load_articles(path: str | Path) -> list[dict[str, str]]:
+    """articles.tsv rows (tab-separated, no quoting)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"), strict=False)) for line in lines[1:] if line]
+
+
+def _band(conf: float) -> str:
+    for lo, hi in BANDS:
+        if lo <= conf < hi:
+            return f"[{lo:.1f},{min(hi, 1.0):.1f})"
+    return "<0.5"
+
+
+def score(
+    predicted: Sequence[PredictedEvent],
+    gold: Sequence[GoldEvent],
+    *,
+    negative_articles: Iterable[str] = (),
+    in_catalogue: Iterable[str] = (),
+) -> Report:
+    """Match predictions to gold events and compute the report.
+
+    `negative_articles` are the labels of all negative articles (to count per label);
+    `in_catalogue` the canonical app names of the built-in catalogue.
+    """
+    catalogue = set(in_catalogue)
+    pairs: list[tuple[int, int, int]] = []
+    for pi, p in enumerate(predicted):
+        for gi, g in enumerate(gold):
+            if p.key == g.key:
+                gap = abs((p.announced_on - g.announced_on).days) if p.announced_on else 10_000
+                pairs.append((gap, pi, gi))
+    pairs.sort()
+    matched_p: dict[int, int] = {}
+    matched_g: dict[int, int] = {}
+    for _gap, pi, gi in pairs:
+        if pi in matched_p or gi in matched_g:
+            continue
+        matched_p[pi] = gi
+        matched_g[gi] = pi
+    tp = len(matched_g)
+    fp_list = [p for i, p in enumerate(predicted) if i not in matched_p]
+    # Field accuracy: align each gold event with the prediction built from most of its
+    # articles (independent of the key match, so a wrong scope shows as a scope error).
+    aligned: list[tuple[GoldEvent, PredictedEvent]] = []
+    for g in gold:
+        best = max(
+            predicted,
+            key=lambda p, g=g: (len(p.article_ids & g.article_ids), p.key == g.key),
+            default=None,
+        )
+        if best is not None and best.article_ids & g.article_ids:
+            aligned.append((g, best))
+    acc: dict[str, float] = {}
+    errors: list[tuple[GoldEvent, PredictedEvent, list[str]]] = []
+    wrong_by_pair: dict[int, list[str]] = defaultdict(list)
+    for f in (*FIELDS, "announced_on"):
+        ok = 0
+        for i, (g, p) in enumerate(aligned):
+            if f == "announced_on":
+                good = (
+                    p.announced_on is not None and abs((p.announced_on - g.announced_on).days) <= 3
+                )
+            elif f == "subdivision":
+                good = (p.subdivision or "") == (g.subdivision or "")
+            else:
+                good = getattr(p, f) == getattr(g, f)
+            ok += good
+            if not good:
+                wrong_by_pair[i].append(f)
+        acc[f] = ok / len(aligned) if aligned else 0.0
+    for i, wrong in sorted(wrong_by_pair.items()):
+        errors.append((aligned[i][0], aligned[i][1], wrong))
+    negatives = Counter(negative_articles)
+    fa_by_label: Counter[str] = Counter()
+    for p in fp_list:
+        for label in p.labels & set(NEGATIVE_LABELS):
+            fa_by_label[label] += 1
+    by_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    outside = [0, 0]
+    for gi, g in enumerate(gold):
+        hit = gi in matched_g
+        hit_langs = predicted[matched_g[gi]].languages if hit else set()
+        for lang in g.languages:
+            by_lang[lang][1] += 1
+            by_lang[lang][0] += lang in hit_langs
+        if g.app not in catalogue:
+            outside[1] += 1
+            outside[0] += hit
+    bands: dict[str, list[int]] = {_band(lo): [0, 0] for lo, _hi in BANDS}
+    for pi, p in enumerate(predicted):
+        b = bands.setdefault(_band(p.confidence), [0, 0])
+        b[1] += 1
+        b[0] += pi in matched_p
+    aligned_by_gold = {g.event_id: p for g, p in aligned}
+    misses = [
+        (g, aligned_by_gold.get(g.event_id)) for gi, g in enumerate(gold) if gi not in matched_g
+    ]
+    return Report(
+        tp=tp,
+        fp=len(fp_list),
+        fn=len(gold) - tp,
+        field_accuracy=acc,
+        field_support=len(aligned),
+        false_alarms_by_label=dict(fa_by_label),
+        negative_articles_by_label=dict(negatives),
+        recall_by_language={k: (v[0], v[1]) for k, v in by_lang.items()},
+        outside_catalogue_recall=(outside[0], outside[1]),
+        precision_by_band={k: (v[0], v[1]) for k, v in bands.items()},
+        misses=misses,
+        false_alarms=fp_list,
+        field_errors=errors,
+    )
