@@ -26,7 +26,7 @@ from airflow.sdk import Asset, dag, get_current_context, task
 POOL = "banwatch_duckdb"
 ARTICLES = Asset("duckdb://banwatch/articles")
 EVENTS = Asset("duckdb://banwatch/ban_events")
-# retry_exponential_backoff is a multiplier since Airflow 3.1: True would mean 1.0, no growth.
+# retry_exponential_backoff is a float multiplier in Airflow 3.3 (1.0: constant delay); say 2.0.
 NETWORK = {
     "retries": 3,
     "retry_exponential_backoff": 2.0,

@@ -154,7 +154,7 @@ def test_network_tasks_back_off_exponentially(dagbag: DagBag) -> None:
     for task_id in NETWORK_TASKS:
         task = dag.get_task(task_id)
         assert task.retries >= 3
-        # a multiplier since Airflow 3.1: 1 (or True) would retry at a constant delay
+        # a float multiplier in Airflow 3.3: 1.0 would retry at a constant delay
         assert task.retry_exponential_backoff > 1
         assert task.max_retry_delay is not None
 
