@@ -155,6 +155,22 @@ def test_env_example_lists_every_variable_the_compose_file_reads(compose: dict) 
     assert used - {"HOSTNAME"} <= listed
 
 
+def test_documented_one_off_runs_get_past_the_image_entrypoint() -> None:
+    """The image's entrypoint runs `bash` and `python` as given and hands anything else to
+    `airflow`: `docker compose run airflow-cli banwatch ...` would run `airflow banwatch ...`."""
+    texts = [COMPOSE, ROOT / "docs" / "airflow.md", ROOT / "README.md"]
+    firsts = [
+        first
+        for path in texts
+        for first in re.findall(
+            r"docker compose (?:--?\S+ )*run (?:--?\S+ )*airflow-\S+ (\S+)", path.read_text()
+        )
+    ]
+    assert firsts, "no documented `docker compose run` of an Airflow service"
+    for first in firsts:
+        assert first in {"bash", "python", "airflow"}, first
+
+
 def test_dockerfile_builds_on_the_pinned_airflow_image() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
     assert re.search(r"^FROM apache/airflow:(\S+)", text, re.M).group(1) == AIRFLOW_VERSION
