@@ -228,7 +228,7 @@ def load(
     evaluation over an archive), so the recency window is applied as if banwatch had been running
     then; otherwise everything new is first seen `now`.
     """
-    from enrich.novelty import resolve_events
+    from enrich.novelty import holder_of, inherit_scopes, resolve_events
     from warehouse import store
 
     run_id = _load(Path(run_dir) / "state.pkl")["run_id"]
@@ -245,6 +245,9 @@ def load(
         if stories["ids"]:
             store.load_embeddings(con, stories["ids"], stories["model"], stories["matrix"])
         new_stories = store.load_stories(con, stories["assignments"], now)
+        detections = inherit_scopes(
+            detections, store.holder_states(con, {holder_of(d) for d in detections})
+        )
         store.load_detections(con, detections)
         history = store.situation_history(con, {d.situation for d in detections})
         resolution = resolve_events(

@@ -126,6 +126,9 @@ class Detection:
     confidence: float
     body: str = ""  # acting body when it acts on its own ("European Parliament"), else ""
     background: bool = False
+    # False when the article does not say which devices or whom the step covers ("lifts its
+    # ban"): the scope is then a default that the situation's known state may correct.
+    scope_explicit: bool = True
 
     @property
     def situation(self) -> tuple[str, str, str, str, str]:

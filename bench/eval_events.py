@@ -51,16 +51,23 @@ def article_mode(
 ) -> tuple[list[PredictedEvent], float]:
     """Detect on headline + lead, then group news detections into events."""
     from enrich.detect import detect_text
+    from enrich.novelty import inherit_scopes
 
     rows = sorted(articles, key=_published)
-    found = []
+    by_id = {row["item_id"]: row for row in rows}
+    detections = []
     started = time.process_time()
     for row in rows:
-        for d in detect_text(
+        detections += detect_text(
             row["headline"], row["lead"], _published(row), article_id=row["item_id"]
-        ):
-            if not d.background and d.confidence >= min_confidence:
-                found.append((d, row))
+        )
+    # as the load step does: an unscoped lifting continues the ban in force
+    detections = inherit_scopes(detections, {})
+    found = [
+        (d, by_id[d.article_id])
+        for d in detections
+        if not d.background and d.confidence >= min_confidence
+    ]
     cpu = time.process_time() - started
     return group_events(found), cpu
 

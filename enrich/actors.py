@@ -49,9 +49,14 @@ _BODY_NOUNS: tuple[tuple[str, str], ...] = (
         "military",
     ),
     (
-        r"parliamentary service|parliament's administration|parliament|legislature|lawmakers|"
-        r"legislators|MPs|senate|house of representatives|national assembly|assembly|"
-        r"Parlament|Parlement|Parlamento|Landtag|députés|diputados|deputati",
+        # those who make the state's laws: their bans are the state's, not a body's own
+        r"legislature|lawmakers|legislators|senators|state senate|state house|"
+        r"house of representatives|députés|diputados|deputati|Abgeordnete",
+        "legislature",
+    ),
+    (
+        r"parliamentary service|parliament's administration|parliament|MPs|senate|"
+        r"national assembly|assembly|Parlament|Parlement|Parlamento|Landtag",
         "parliament",
     ),
     (

@@ -43,8 +43,14 @@ _ABBREV = r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bNo)(?<!\bU\.S)(?
 _SENT_SPLIT = re.compile(rf"(?:{_ABBREV}[.!?][\"'”’)]?)\s+(?=[\"'“‘(]?[A-ZÀ-ÖØ-Þ0-9])|\n+")
 _CLAUSE_SPLIT = re.compile(
     r";\s+|,\s+(?:and|while|but|whereas|as|after)\s+(?=[A-Z])|\s+and\s+(?=the [A-Z])|"
+    # "..., following a court order issued on 16 August": the cause has its own date and cues
+    r",\s+(?=(?:following|after|amid|citing)\s)|"
     r",\s+(?=(?:and )?(?:the )?(?:[A-Z][\w.-]+\s){0,3}(?:followed|has|have|had)\b)"
 )
+# "..., reinstating the ban lifted in spring": a participle phrase, split off only when it states
+# another step than the main clause (else it qualifies that step: "..., putting the ban announced
+# in December into effect").
+_PARTICIPLE = re.compile(r",\s+(?=(?!including|according|during|notwithstanding)[a-z]+ing\s)")
 _PASSIVE_BEFORE = re.compile(
     r"\b(?:is|are|was|were|been|be|being|get|gets|got|has been|have been|had been|wird|"
     r"wurde|est|a été|fue|ha sido|è stato|è stata|foi)\s+(?:\w+\s+)?$",
@@ -73,8 +79,13 @@ _COMPANY_NAMES = re.compile(
 )
 _WHERE_USERS = re.compile(r"^\s+(?:users|people|citizens|residents|players|gamers)\b")
 _FOLLOW_SUIT = re.compile(
-    r"\b(?:followed suit|follow(?:s|ed)? suit|taken similar action|done the same|did the same)\b",
+    r"\b(?:followed suit|follow(?:s|ed)? suit|following suit|taken similar action|"
+    r"done the same|did the same|tak(?:es|ing) the same step)\b",
     re.IGNORECASE,
+)
+# Only the past tense recalls: "Wales follows suit" is news, "Canada had followed suit" is not.
+_FOLLOWED_SUIT = re.compile(
+    r"\b(?:followed suit|taken similar action|done the same|did the same)\b", re.IGNORECASE
 )
 _EU_BARE = re.compile(r"\b(?:Commission|Parliament|Council)\b")
 _EU_BARE_NAMES = {
@@ -94,6 +105,7 @@ class _Actor:
     body: str
     explicit: bool  # named in the clause itself (not inherited from the article)
     body_kind: str = ""  # court, regulator, dpa, parliament, ... when a body acts
+    named_as: str = ""  # how the text names it: country, demonym, capital, subdivision, ...
 
 
 @dataclass
@@ -112,6 +124,7 @@ class _Candidate:
     recall_cue: bool
     also_cue: bool
     evidence: str
+    weak_proposal: bool = False  # "moves to ban": the lead's definite action may overrule it
 
 
 @dataclass
@@ -120,6 +133,10 @@ class _Context:
 
     app: str = ""
     actor: _Actor | None = None
+    # the first sub-national unit named anywhere in the article ("its Montana users")
+    subdivision: _Actor | None = None
+    # a sub-national unit named with a body in the lead ("Hamburg's data protection commissioner")
+    sub_body: _Actor | None = None
 
 
 def split_sentences(text: str) -> list[str]:
@@ -153,13 +170,16 @@ def detect_text(
             cand = _read_clause(clause, sentence, i, pub, ctx, catalogue)
             if cand is not None:
                 candidates.append(cand)
-    not_news = bool(lx.ARTICLE_NOT_NEWS.search(" ".join(sentences[:3])))
+    not_news = bool(
+        lx.ARTICLE_NOT_NEWS.search(" ".join(sentences[:3]))
+        or lx.RETROSPECTIVE_HEADLINE.search(sentences[0])
+    )
     eu_hint = ""
     if ctx.actor is not None and ctx.actor.country == "EU":
         # "Brussels bans ..." + "Council officials told staff ...": which institution acted
         m = _EU_BARE.search(" ".join(sentences[:4]))
         eu_hint = _EU_BARE_NAMES[m.group(0)] if m else ""
-    return _assemble(candidates, article_id, pub, not_news, eu_hint)
+    return _assemble(_settle_weak_proposals(candidates), article_id, pub, not_news, eu_hint)
 
 
 def detect_ban_events(
@@ -207,8 +227,18 @@ def detect_ban_events(
 
 
 def _clauses(sentence: str) -> list[str]:
-    parts = [p for p in _CLAUSE_SPLIT.split(sentence) if p and p.strip()]
-    return parts or [sentence]
+    parts = [p for p in _CLAUSE_SPLIT.split(sentence) if p and p.strip()] or [sentence]
+    out: list[str] = []
+    for part in parts:
+        m = _PARTICIPLE.search(part)
+        if m:
+            main, rest = part[: m.start()], part[m.end() :]
+            a, b = _trigger(main), _trigger(rest)
+            if a and b and a[0] != b[0]:
+                out += [main, rest]
+                continue
+        out.append(part)
+    return out
 
 
 def _trigger(clause: str) -> tuple[str, re.Match[str]] | None:
@@ -219,6 +249,8 @@ def _trigger(clause: str) -> tuple[str, re.Match[str]] | None:
         lift = None  # "seeks to restore", "conditions for lifting": not lifted yet
     if lift and ban and lx.STILL_BLOCKED.search(clause):
         lift = None  # "stays blocked even after the internet returns"
+    if lift and lx.REIMPOSE.match(clause, lift.start()):
+        lift = None  # "reinstates the block": the ban is back, not the app
     if lift:
         return "lifted", lift
     if ban is None:
@@ -227,6 +259,12 @@ def _trigger(clause: str) -> tuple[str, re.Match[str]] | None:
     if propose and abs(propose.start() - ban.start()) < 80:
         return "proposed", ban
     return "ban", ban
+
+
+def _weak_proposal(clause: str) -> bool:
+    """Is the clause's only proposal cue one that headlines also use for steps taken?"""
+    propose = lx.PROPOSE.search(clause)
+    return bool(propose and lx.WEAK_PROPOSE.fullmatch(propose.group(0)))
 
 
 def _read_clause(
@@ -271,17 +309,18 @@ def _read_clause(
         r"^\s*(?:the\s+)?(?:sale|export|import)", tail, re.I
     ):
         return None
-    chosen = _choose_actors(clause, actors, trig, ctx)
+    prefix = sentence[: max(0, sentence.find(clause))]
+    chosen = _refine_actors(clause, _choose_actors(clause, actors, trig, ctx, prefix), ctx)
     if not chosen:
         return None
-    scope, scope_explicit = _scope(clause, chosen[0])
+    scope, scope_explicit = _scope(clause, chosen[0], {a.body for a in actors if a.kind == "body"})
     times = find_times(clause, pub)
     old = [t for t in times if (pub - t.date).days > RECENT_DAYS]
     recent = [t for t in times if 0 <= (pub - t.date).days <= RECENT_DAYS]
     announced = (old[0].date if old else None) if not recent else recent[0].date
     if not recent and not old:
         announced = pub
-    recall = bool(lx.BACKGROUND.search(clause) or _FOLLOW_SUIT.search(clause))
+    recall = bool(lx.BACKGROUND.search(clause) or _FOLLOWED_SUIT.search(clause))
     return _Candidate(
         index=index,
         actors=chosen,
@@ -297,6 +336,7 @@ def _read_clause(
         recall_cue=recall,
         also_cue=bool(lx.ALSO.search(clause)),
         evidence=sentence,
+        weak_proposal=action == "proposed" and _weak_proposal(clause),
     )
 
 
@@ -357,12 +397,18 @@ def _actor_of(m: ActorMention, body_kind: str, explicit: bool = True) -> _Actor:
     elif body_kind in _GOV_DEVICE_BODIES:
         body = {"parliament": "Parliament", "military": "Ministry of Defence"}[body_kind]
     kind = m.body if m.kind == "body" else body_kind
-    return _Actor(m.jurisdiction, m.country, m.subdivision, m.level, body, explicit, kind)
+    return _Actor(m.jurisdiction, m.country, m.subdivision, m.level, body, explicit, kind, m.kind)
 
 
 def _choose_actors(
-    clause: str, actors: list[ActorMention], trig: re.Match[str], ctx: _Context
+    clause: str,
+    actors: list[ActorMention],
+    trig: re.Match[str],
+    ctx: _Context,
+    prefix: str = "",
 ) -> list[_Actor]:
+    """Who acts in a clause; `prefix` is the text of its sentence before it (the subject of a
+    split-off clause: "The Welsh Government said ... , removing TikTok from work phones")."""
     eu = [a for a in actors if a.kind == "eu"]
     if eu:
         return [_actor_of(eu[0], "")]
@@ -393,6 +439,11 @@ def _choose_actors(
     if named_body:
         b = named_body[0]
         return [_Actor(b.jurisdiction, b.country, None, "national", "", True, b.body)]
+    if prefix:
+        found = find_actors(prefix)
+        subject = [a for a in found if a.kind not in ("body", "eu") and _is_actor(prefix, a)]
+        if subject:
+            return [_actor_of(subject[0], _with_body(prefix, subject[0], found))]
     if ctx.actor is not None and (bodies or ctx.actor):
         body_kind = bodies[0].body if bodies else ""
         actor = replace(ctx.actor, body_kind=body_kind or ctx.actor.body_kind)
@@ -405,16 +456,46 @@ def _choose_actors(
     return []
 
 
+def _refine_actors(clause: str, chosen: list[_Actor], ctx: _Context) -> list[_Actor]:
+    """A vague national actor made precise by the article: "German regulator" in the headline,
+    "Hamburg's data protection commissioner" in the lead; a "statewide" ban signed by "the
+    governor" in an article about Montana."""
+    if len(chosen) != 1 or chosen[0].subdivision is not None:
+        return chosen
+    actor = chosen[0]
+    sub = ctx.sub_body
+    if (
+        sub is not None
+        and sub.country == actor.country
+        and actor.named_as == "demonym"
+        and actor.body_kind
+    ):
+        return [replace(sub, explicit=actor.explicit)]
+    sub = ctx.subdivision
+    if (
+        sub is not None
+        and sub.country == actor.country
+        and not actor.explicit
+        and lx.SUBNATIONAL_CUE.search(clause)
+    ):
+        return [sub]
+    return chosen
+
+
 _EXTEND_TO_PUBLIC = re.compile(
-    r"\bextend\w*\b[^.]{0,40}?\bto (?:the (?:general )?public|everyone|all users|the whole|"
+    r"\bextend\w*\b[^.]{0,80}?\bto (?:the (?:general )?public|everyone|all users|the whole|"
     r"the entire|private)",
     re.IGNORECASE,
 )
 
 
-def _scope(clause: str, actor: _Actor) -> tuple[str, bool]:
+def _scope(clause: str, actor: _Actor, body_kinds: set[str]) -> tuple[str, bool]:
     if _EXTEND_TO_PUBLIC.search(clause):
         return "nationwide", True
+    if actor.body_kind == "dpa" or "dpa" in body_kinds:
+        # a data-protection authority orders a processing stop, even when the app then
+        # disappears from stores: its scope is "other"
+        return "other", True
     if lx.GOV_DEVICES.search(clause):
         return "government_devices", True
     if lx.OTHER_SCOPE.search(clause):
@@ -423,8 +504,6 @@ def _scope(clause: str, actor: _Actor) -> tuple[str, bool]:
         return "nationwide", True
     if actor.body or actor.level == "supranational":
         return "government_devices", False
-    if actor.body_kind == "dpa":
-        return "other", False  # a data-protection authority orders a processing stop
     return "nationwide", False
 
 
@@ -448,7 +527,52 @@ def _context(sentences: list[str], catalogue: AppCatalogue) -> _Context:
                     break
         if ctx.app and ctx.actor:
             break
+    if ctx.actor is None:
+        # A domestic story may never name its country as an actor ("IT teams across
+        # Whitehall"): the first place it names at all is the best guess.
+        ctx.actor = next(
+            (
+                _actor_of(a, "", explicit=False)
+                for s in sentences
+                for a in find_actors(s)
+                if a.kind in ("country", "capital", "subdivision", "region")
+                or (a.kind == "body" and a.country)
+            ),
+            None,
+        )
+    for i, s in enumerate(sentences):
+        found = find_actors(s)
+        for a in found:
+            if a.subdivision is None or a.level != "subnational":
+                continue
+            body_kind = _with_body(s, a, found)
+            if ctx.sub_body is None and i <= 3 and body_kind:
+                ctx.sub_body = _actor_of(a, body_kind, explicit=False)
+            if ctx.subdivision is None:
+                ctx.subdivision = _actor_of(a, body_kind, explicit=False)
+        if ctx.subdivision is not None:
+            break
     return ctx
+
+
+def _settle_weak_proposals(cands: list[_Candidate]) -> list[_Candidate]:
+    """ "X moves to block Y" is a ban when the lead says the block was ordered, else a proposal."""
+    out = []
+    for c in cands:
+        if c.weak_proposal:
+            countries = {a.country for a in c.actors}
+            definite = any(
+                o.action == "ban"
+                and o.app == c.app
+                and o.index <= 3
+                and not (o.recall_cue or o.stated_old)
+                and countries & {a.country for a in o.actors}
+                for o in cands
+            )
+            if definite:
+                c = replace(c, action="ban", weak_proposal=False)
+        out.append(c)
+    return out
 
 
 def _assemble(
@@ -489,6 +613,8 @@ def _assemble(
                 else stated_scope.get((actor.country, actor.subdivision or "", c.app), c.scope)
             )
             body = actor.body if scope == "government_devices" else ""
+            if c.action == "proposed" and actor.level != "supranational":
+                body = ""  # a bill or plan is the state's, not a body's rule for its own devices
             if body and body != actor.body:
                 actor = replace(actor, body=body)
             if not body and actor.body:
@@ -534,6 +660,7 @@ def _assemble(
                 confidence=_confidence(c, actor, background),
                 body=body,
                 background=background,
+                scope_explicit=c.scope_explicit or scope != "nationwide",
             )
             key = (det.country, det.subdivision or "", det.app, det.scope, det.body, det.action)
             if not background:
@@ -554,9 +681,26 @@ def _assemble(
                 merged = replace(merged, announced_on=det.announced_on)
                 dated.add(key)
             out[key] = merged
-    dets = list(out.values())
+    dets = _drop_unscoped_twins(list(out.values()))
     dets.sort(key=lambda d: (d.background, -d.confidence))
     return dets
+
+
+def _drop_unscoped_twins(dets: list[Detection]) -> list[Detection]:
+    """One article, one step: a news detection that only defaults its scope ("lifts the ban")
+    is the same step as one of the same actor, app and action whose scope the article states."""
+    scoped = {
+        (d.country, d.subdivision, d.app, d.action)
+        for d in dets
+        if not d.background and d.scope_explicit
+    }
+    return [
+        d
+        for d in dets
+        if d.background
+        or d.scope_explicit
+        or (d.country, d.subdivision, d.app, d.action) not in scoped
+    ]
 
 
 def _confidence(c: _Candidate, actor: _Actor, background: bool) -> float:

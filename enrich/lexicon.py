@@ -30,9 +30,11 @@ BAN = _rx(
     r"(?:order(?:s|ed)?|direct(?:s|ed)?|tell(?:s)?|told|instruct(?:s|ed)?)\b[^.]{0,60}?\b"
     r"(?:remov(?:e|ed|al)|delet(?:e|ed)|uninstall(?:ed)?|blocked|shut|suspended|"
     r"taken down|off)\b|"
-    r"remov(?:e|es|ed|ing)\b[^.]{0,40}?\bfrom (?:app stores|stores|government|official|state|"
+    r"remov(?:e|es|ed|ing)\b[^.]{0,40}?\bfrom (?:(?:the|its|their|all) )?"
+    r"(?:app stores|stores|government|official|state|"
     r"work|federal|its|their|all)|"
-    r"halt(?:s|ed)?|go(?:es)? dark|went dark|off-limits|slow(?:s|ed)? down)\b",
+    r"halt(?:s|ed)?|go(?:es)? dark|went dark|off-limits|slow(?:s|ed)? down|"
+    r"no longer (?:be )?(?:permitted|allowed))\b",
     # English nouns
     r"\b(?:ban|block|blocking|suspension|prohibition|restriction|shutdown|blackout)\b",
     # German
@@ -53,7 +55,10 @@ LIFT = _rx(
     r"revers(?:e|es|ed) (?:its|the) (?:ban|block|order|decision)|"
     r"(?:is|are|was|comes?|came|goes|went|now) back|back (?:in|on|for|online)|"
     r"cleared to|approv\w* (?:the |its )?return|lets?\b[^.]{0,40}?\b(?:back|again)|"
-    r"re-?enabled?|resum(?:e|es|ed)|available again|reprieve|allow(?:s|ed)?\b[^.]{0,40}?"
+    r"re-?enabled?|resum(?:e|es|ed)|available again|reprieve|"
+    r"(?:secur|grant|won|win|issu|obtain)\w* an? (?:interim )?stay|"
+    r"stays? (?:of|on) the (?:ban|block)|"
+    r"allow(?:s|ed)?\b[^.]{0,40}?"
     r"\b(?:unblocked|return|back)|"
     r"(?:ends?|ended|halts?|halted|block(?:s|ed)?|suspend(?:s|ed)?|withdr[ae]w(?:s|n)?|"
     r"quash(?:es|ed)?|annul(?:s|led)?)\b[^.]{0,40}?\b(?:ban|block|suspension|order|"
@@ -69,13 +74,24 @@ LIFT = _rx(
 PROPOSE = _rx(
     r"\b(?:bill|bills|draft law|legislation that would|proposals?|propos(?:e|es|ed|ing)|"
     r"plan(?:s|ned)? to|planning to|consider(?:s|ed|ing)?|weigh(?:s|ed|ing)?|mull(?:s|ed|ing)?|"
-    r"threat(?:en|ens|ened)|moves? towards?|seeks? to|pushes to|"
+    r"threat(?:en|ens|ened)|moves? to(?:wards?)?|moving to|seeks? to|pushes to|"
     r"(?:lawmakers|legislators|legislature|senate|house|assembly) (?:pass|passes|passed|"
     r"approv\w*|vot\w*)|go further|extend(?:ing)? (?:the|its) ban|"
     r"heads? to (?:the )?governor|awaits? (?:the )?governor|discourag(?:e|es|ed|ing))\b",
     r"\b(?:Gesetzentwurf|erwäg\w*|plant|prüft|envisag\w*|projet de loi|propos\w*|"
     r"proyecto de ley|planea\w*|estudia|disegno di legge|valuta\w*|ipotesi|"
     r"projeto de lei|planeja\w*|estuda)\b",
+)
+# Proposal cues that headlines also use for a step actually taken ("X moves to block Y" over a
+# lead saying the regulator ordered the block): the lead's definite action wins over these.
+WEAK_PROPOSE = re.compile(r"\b(?:moves? to|moving to)\b", re.IGNORECASE)
+# Restoring a ban rather than the app ("reinstates the nationwide block", "restores the ban").
+REIMPOSE = re.compile(
+    r"(?:reinstat|restor|resum|reimpos|re-impos)\w*\s+"
+    r"(?:(?!access|service|after|following|once|until|to\b|for\b)[\w-]+\s+){0,3}?"
+    r"(?:ban|block|blocking|restrictions?|prohibition|suspension|Verbot|Sperre|interdiction|"
+    r"blocage|bloqueo|prohibición|divieto|blocco|bloqueio|proibição)\b",
+    re.IGNORECASE,
 )
 # A lifting only sought, conditioned or planned ("seeks to restore", "conditions for lifting").
 LIFT_NOT_YET = re.compile(
@@ -92,8 +108,14 @@ STILL_BLOCKED = re.compile(
 ARTICLE_NOT_NEWS = re.compile(
     r"\b(?:opinion|op-ed|columnist|editorial|this (?:analysis|explainer|guide|review|column)|"
     r"explainer|country-by-country|state-by-state|timeline|looks back|we trace|"
-    r"(?:two|three|four|five|six|seven|eight|nine|ten|\d+) (?:years|months) (?:of|after|on)\b|"
     r"where (?:next|things stand)|who has (?:restricted|banned|acted|blocked))",
+    re.IGNORECASE,
+)
+# A headline looking back ("Five years after the TikTok ban, ..."): an anniversary piece. Only
+# the headline: in a lead, "nine months after it was blocked" dates the new step.
+RETROSPECTIVE_HEADLINE = re.compile(
+    r"^(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d+) (?:years|months) (?:of|after|on)\b|"
+    r"a (?:year|decade) (?:after|of|on)\b)",
     re.IGNORECASE,
 )
 # The ban is asked for, argued for or denied, not ordered: no event from this sentence.
@@ -116,14 +138,17 @@ GOV_DEVICES = _rx(
     r"\b(?:government|state|official|work|federal|public[- ]sector|public service|"
     r"service|staff|corporate|office|agency|department|ministerial|state-owned|"
     r"state-issued|government-issued|government-owned|issued|parliamentary|military|"
-    r"employees'|officials'|civil servants'|councils?'?)\s+(?:\w+\s+)?"
+    r"employees'|officials'|civil servants'|councils?'?)\s+(?:(?!for\b|of\b|to\b)\w+\s+)?"
     r"(?:phones?|devices?|smartphones?|mobiles?|laptops?|computers?|equipment|"
-    r"networks?|systems?|wi-?fi|handsets?|tablets?|IT)\b",
+    r"networks?|systems?|wi-?fi|handsets?|tablets?|(?-i:IT))\b",
     r"\b(?:civil servants?|public servants?|government employees|state employees|"
     r"state workers|federal employees|public employees|lawmakers' devices|"
     r"public administration|government agencies|state agencies|federal agencies|"
     r"government networks?|state networks?|its devices|their devices|"
-    r"security software|antivirus)\b",
+    r"security software|antivirus|"
+    r"devices? (?:it|they|the government|the state) (?:issues?|provides?|supplies)|"
+    r"devices? (?:issued|provided|supplied) (?:to|by) (?:its |the )?(?:staff|officials|ministers|"
+    r"employees|government))\b",
     r"\b(?:bar|bars|barred|ban|bans|banned|for|from|orders?|ordered|tells?|told|direct\w*|"
     r"requir\w+|instruct\w*|on|by)\s+(?:all\s+|its\s+|the\s+|government\s+|state\s+)?"
     r"(?:ministers|officials|agencies|staff|employees|civil servants|MPs|lawmakers)\b",
@@ -131,7 +156,7 @@ GOV_DEVICES = _rx(
     r"Beamte\w*|Behörden|Bundesbehörden|Mitarbeiter\w*|"
     r"t[ée]l[ée]phones? (?:professionnels?|de service|du gouvernement|gouvernementaux)|"
     r"appareils? (?:professionnels?|de service|gouvernementaux)|cellulaires du gouvernement|"
-    r"fonctionnaires|agents (?:publics|de l'[ÉE]tat)|administrations?|"
+    r"fonctionnaires|agents (?:publics|de l'[ÉE]tat)|(?:l'|les |aux )administrations?|"
     r"dispositivos (?:oficiales|gubernamentales|del gobierno|oficiais|do governo)|"
     r"funcionarios|funcionários|servidores públicos|celulares do governo|"
     r"teléfonos (?:oficiales|del gobierno)|dispositivi (?:di servizio|governativi|aziendali)|"
@@ -154,6 +179,13 @@ NATIONWIDE = _rx(
     r"em todo o país|todo o país|todo el país|en todo su territorio)\b",
 )
 
+# A step of a sub-national government ("statewide", "the governor signed"): with no place named
+# in the sentence, the actor is the sub-national unit the article is about.
+SUBNATIONAL_CUE = _rx(
+    r"\b(?:statewide|state-wide|province-wide|provincewide|governor|state legislature|"
+    r"state (?:law|lawmakers|legislators|senate|house)|provincial|premier)\b"
+)
+
 # --- not a government action on an app -------------------------------------------------------
 COMPANY = _rx(
     r"\b(?:compan(?:y|ies)|firms?|banks?|lenders|employers?|businesses|retailer|"
@@ -173,7 +205,7 @@ BACKGROUND = _rx(
     r"similar (?:action|move|moves|measures|bans|steps|restrictions)|"
     r"(?:has|have) (?:taken|imposed) similar|in the past|had (?:been )?(?:banned|blocked|"
     r"barred|restricted|suspended|lifted|ordered|imposed|stopped|fermato)|"
-    r"follow(?:s|ed|ing)? (?:the |a |similar |suit)|followed suit|since (?:19|20)\d\d|"
+    r"follow(?:s|ed|ing)? (?:the |a |similar )|followed suit|since (?:19|20)\d\d|"
     r"was banned in (?:19|20)\d\d|in (?:19|20)\d\d|neighbou?ring|like (?:the|other)|"
     r"as (?:\w+ ){0,3}did|other (?:countries|states|governments))\b",
     r"\b(?:bereits|schon|zuvor|déjà|auparavant|ya|anteriormente|già|in precedenza|já)\b",

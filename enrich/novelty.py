@@ -40,8 +40,12 @@ from banwatch.records import Detection, Event
 logger = logging.getLogger(__name__)
 
 Situation = tuple[str, str, str, str, str]  # (country, subdivision or "", app, scope, body)
+Holder = tuple[str, str, str]  # (country, subdivision or "", app): a situation without scope
+# (scope, body, action, announced_on, article_id or "" for a stored state)
+KnownState = tuple[str, str, str, dt.date, str]
 
 JOIN_TOLERANCE_DAYS = 7  # a source may date an event up to a week early and still join it
+INHERIT_BAN_DAYS = 30  # an unscoped ban this close to a scoped one is more coverage of it
 
 
 @dataclass(frozen=True)
@@ -220,6 +224,55 @@ def _restates_old_mention(
         if origin is event or origin == d.article_id or action != d.action:
             return False  # an event, this article's own recollection, or another state
     return (date - when).days > days
+
+
+def holder_of(d: Detection) -> Holder:
+    return (d.country, d.subdivision or "", d.app)
+
+
+def inherit_scopes(
+    detections: Sequence[Detection], known: Mapping[Holder, Sequence[KnownState]]
+) -> list[Detection]:
+    """Give a detection that does not state its scope the scope of the situation it continues.
+
+    "Italy lifts its ChatGPT block" ends the ban the data-protection authority imposed (scope
+    `other`), not a nationwide one. A lifting with no stated scope takes the scope of the latest
+    ban in force on (country, subdivision, app) at its date; a ban with no stated scope does so
+    only within `INHERIT_BAN_DAYS` of that ban, since a later, wider ban is news of its own.
+    `known` holds the warehouse's states; the batch's own scoped detections count too.
+    """
+    states: dict[Holder, list[KnownState]] = {k: list(v) for k, v in known.items()}
+    for d in detections:
+        if d.scope_explicit and d.announced_on:
+            states.setdefault(holder_of(d), []).append(
+                (d.scope, d.body, d.action, d.announced_on, d.article_id)
+            )
+    out = []
+    for d in detections:
+        if d.background or d.scope_explicit or d.action == "proposed" or not d.announced_on:
+            out.append(d)
+            continue
+        others = [st for st in states.get(holder_of(d), ()) if st[4] != d.article_id]
+        in_force = _bans_in_force(others, d.announced_on)
+        scoped = None
+        if in_force and (d.scope, d.body) not in {(s, b) for s, b, _ in in_force}:
+            scope, body, since = in_force[-1]
+            if d.action == "lifted" or (d.announced_on - since).days <= INHERIT_BAN_DAYS:
+                scoped = dataclasses.replace(d, scope=scope, body=body, scope_explicit=True)
+                logger.debug("scope of %s inherited: %s -> %s", d.article_id, d.scope, scope)
+        out.append(scoped or d)
+    return out
+
+
+def _bans_in_force(states: Sequence[KnownState], on: dt.date) -> list[tuple[str, str, dt.date]]:
+    """(scope, body, since) of each scope whose latest state on or before `on` is a ban."""
+    latest: dict[tuple[str, str], tuple[dt.date, str]] = {}
+    for scope, body, action, when, _article in states:
+        if when <= on and action != "proposed":
+            if (scope, body) not in latest or when >= latest[(scope, body)][0]:
+                latest[(scope, body)] = (when, action)
+    found = [(s, b, when) for (s, b), (when, action) in latest.items() if action == "ban"]
+    return sorted(found, key=lambda x: x[2])
 
 
 def resolve_events(

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from banwatch.records import Event, FeedState
-from enrich.novelty import EventState, Situation, Source
+from enrich.novelty import EventState, Holder, KnownState, Situation, Source
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +211,35 @@ def situation_history(
             EventState(action, announced, article_id=article_id)
         )
     return {k: sorted(v, key=EventState.sort_key) for k, v in history.items()}
+
+
+def holder_states(
+    con: duckdb.DuckDBPyConnection, holders: Iterable[Holder]
+) -> dict[Holder, list[KnownState]]:
+    """Every known state (events and background mentions) of each (country, subdivision, app)."""
+    keys = sorted(set(holders))
+    if not keys:
+        return {}
+    batch = pa.table(
+        {
+            name: pa.array([k[i] for k in keys], pa.string())
+            for i, name in enumerate(("country", "subdivision", "app"))
+        }
+    )
+    rows = _with_table(
+        con,
+        batch,
+        "SELECT x.country, coalesce(x.subdivision, ''), x.app, x.scope, coalesce(x.body, ''), "
+        "x.action, x.announced_on FROM (SELECT country, subdivision, app, scope, body, action, "
+        "announced_on FROM events UNION ALL SELECT country, subdivision, app, scope, body, "
+        "action, announced_on FROM mentions) AS x JOIN {t} AS k ON x.country = k.country "
+        "AND coalesce(x.subdivision, '') = k.subdivision AND x.app = k.app "
+        "WHERE x.announced_on IS NOT NULL",
+    )
+    states: dict[Holder, list[KnownState]] = defaultdict(list)
+    for country, sub, app, scope, body, action, announced in rows:
+        states[(country, sub, app)].append((scope, body, action, announced, ""))
+    return dict(states)
 
 
 def _situation_of(event: Event) -> Situation:

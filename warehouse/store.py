@@ -34,6 +34,7 @@ from warehouse.migrations import migrate
 from warehouse.read import (
     article_leads,
     feed_states,
+    holder_states,
     known_urls,
     list_events,
     recent_embeddings,
@@ -48,6 +49,7 @@ __all__ = [
     "fail_run",
     "feed_states",
     "finish_run",
+    "holder_states",
     "known_urls",
     "list_events",
     "load_articles",
