@@ -164,6 +164,50 @@ def _gazetteer() -> dict:
     return tomllib.loads(GAZETTEER.read_text(encoding="utf-8"))
 
 
+# Capitals that are also common words or other places' names: not metonyms for a state.
+_AMBIGUOUS_CAPITALS = frozenset({"Male", "Victoria", "Kingston", "Hamilton", "Georgetown"})
+
+
+@cache
+def _countryinfo() -> dict[str, dict]:
+    """Other names, demonyms and capitals of every country, from the countryinfo package.
+
+    pycountry has names but no demonyms or capitals. Country codes among the alternative
+    spellings ("NL", "NLD") are left out; "-stan" countries also get the short demonym news
+    uses ("Kyrgyz", "Uzbek") beside the listed one ("Kirghiz").
+    """
+    import countryinfo
+
+    found: dict[str, dict] = {}
+    for c in countryinfo.all_countries():
+        try:
+            alpha2 = c.iso(2)
+            if alpha2 in found or pycountry.countries.get(alpha_2=alpha2) is None:
+                continue
+            names = [
+                n
+                for n in c.alt_spellings() or ()
+                if not (n.isupper() and len(n) <= 3) and "," not in n and len(n) > 3
+            ]
+            demonyms = [c.demonym()] if c.demonym() else []
+            capital = c.capital() or ""
+            if isinstance(capital, list):  # a few entries list several seats
+                capital = capital[0] if capital else ""
+        except Exception:  # an entry with missing fields: skip it, the hand lists remain
+            continue
+        short = getattr(pycountry.countries.get(alpha_2=alpha2), "name", "")
+        for suffix in ("istan", "stan"):
+            if short.endswith(suffix) and len(short) - len(suffix) >= 4:
+                demonyms.append(short[: -len(suffix)])
+                break
+        found[alpha2] = {
+            "names": names,
+            "demonyms": [d for d in demonyms if d],
+            "capital": "" if fold(capital) in _AMBIGUOUS_CAPITALS else capital,
+        }
+    return found
+
+
 @cache
 def _names() -> dict[str, _Entry]:
     """Every actor name (folded) -> what it stands for. Built once per process."""
@@ -201,6 +245,15 @@ def _names() -> dict[str, _Entry]:
         jur = "European Union" if alpha2 == "EU" else country_name(alpha2)
         for w in words:
             add(w, _Entry(jur, alpha2, None, level, "demonym"))
+    for alpha2, info in _countryinfo().items():
+        # every other country's other names, demonym and capital (the hand lists win)
+        jur = country_name(alpha2)
+        for name in info["names"]:
+            add(name, _Entry(jur, alpha2, None, "national", "country"))
+        for word in info["demonyms"]:
+            add(word, _Entry(jur, alpha2, None, "national", "demonym"))
+        if info["capital"]:
+            add(info["capital"], _Entry(jur, alpha2, None, "national", "capital"))
     for alpha2, cities in gaz["capitals"].items():
         level = "supranational" if alpha2 == "EU" else "national"
         jur = "European Union" if alpha2 == "EU" else country_name(alpha2)
