@@ -58,8 +58,24 @@ _NOT_NAMES = frozenset(
     "Store Stores The A An In On Of For To From And Or But Is Was Will Would Could Should "
     "It Its This That These Those After Before Since Monday Tuesday Wednesday Thursday "
     "Friday Saturday Sunday January February March April May June July August September "
-    "October November December Act".split()
+    "October November December Act Over Amid As At By With Without Due Following Until "
+    "Across Against Into Under Within Again Too Nationwide Access App Apps Use Users "
+    "Government Devices Phones Official State Federal National Public Ban Block Bans Blocks "
+    "Order Orders Law Bill New Chinese Russian American Social Media Video Messaging "
+    "Online Internet Services Service Platform Platforms Network Networks Sites Site".split()
 )
+# A capitalised name right after an action verb ("Jordan blocks Tango"), or right before a
+# ban noun ("lifts Tango ban"): an app outside the catalogue, if the article calls it one.
+_NAME = r"(?:[A-Z][\w.+&'-]*|[a-z]+[A-Z][\w.+-]*)(?:\s+(?:[A-Z][\w.+-]*|\d+)){0,2}"
+_NAME_AFTER = re.compile(rf"^\s+(?:(?:the|its|access to|on|of)\s+)?(?P<name>{_NAME})")
+_NAME_BEFORE = re.compile(rf"(?P<name>{_NAME})(?:'s?|’s?)?\s+$")
+_NOT_APP_AFTER = re.compile(
+    r"^(?:'s|’s|\s+(?:chips?|semiconductors?|products?|hardware|equipment|components?|"
+    r"exports?|imports?|shares?|stock|executives?|staff|employees|phones?|handsets?|"
+    r"cameras?|drones?|cars?|vehicles?|cigarettes?|vapes?|goods))\b",
+    re.IGNORECASE,
+)
+_BAN_NOUN = re.compile(r"^(?:ban|block|blocking|suspension|prohibition|Verbot|Sperre)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -179,6 +195,30 @@ class AppCatalogue:
                 found.append(AppMention("", m.start(), m.end(), in_catalogue=False, generic=True))
         found.sort(key=lambda a: a.start)
         return found
+
+
+def name_near_action(clause: str, start: int, end: int) -> AppMention | None:
+    """An unknown app named as the object of the action at clause[start:end], if any.
+
+    The caller decides whether the article really is about an app (it calls it one).
+    """
+    from enrich.actors import find_actors  # actors import nothing from here
+
+    spans = [(_NAME_AFTER.match(clause[end:]), end)]
+    if _BAN_NOUN.match(clause[start:end]):
+        spans.append((_NAME_BEFORE.search(clause[:start]), 0))
+    for m, offset in spans:
+        if m is None:
+            continue
+        name = _clean_name(m.group("name"))
+        if len(name) < 2 or find_actors(name) or name.lower() == name:
+            continue
+        rest = clause[offset + m.start("name") + len(name) :]
+        if name.endswith(("'s", "’s")) or _NOT_APP_AFTER.match(rest):
+            continue  # "OpenAI's chatbot" (an owner), "Micron chips" (hardware)
+        s = offset + m.start("name")
+        return AppMention(name, s, s + len(name), in_catalogue=False)
+    return None
 
 
 def _x_is_letter(sentence: str, m: re.Match[str]) -> bool:

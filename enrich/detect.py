@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from banwatch.records import Article, Detection
 from enrich import lexicon as lx
 from enrich.actors import ActorMention, find_actors
-from enrich.apps import AppCatalogue, AppMention, default_catalogue
+from enrich.apps import AppCatalogue, AppMention, default_catalogue, name_near_action
 from enrich.dates import find_times
 
 logger = logging.getLogger(__name__)
@@ -133,6 +133,8 @@ class _Context:
 
     app: str = ""
     actor: _Actor | None = None
+    app_in_catalogue: bool = True
+    calls_app: bool = False  # title or lead call something an app, platform, service, game ...
     # the first sub-national unit named anywhere in the article ("its Montana users")
     subdivision: _Actor | None = None
     # a sub-national unit named with a body in the lead ("Hamburg's data protection commissioner")
@@ -299,7 +301,7 @@ def _read_clause(
         first_gov = min((a.start for a in gov_before), default=len(clause))
         if company.start() < first_gov:
             return None  # "The university in <state> said it blocked ...": not the state
-    app, app_explicit, in_cat = _choose_app(apps, trig, ctx)
+    app, app_explicit, in_cat = _choose_app(clause, apps, trig, ctx)
     if not app and _FOLLOW_SUIT.search(clause) and ctx.app:
         app, app_explicit, in_cat = ctx.app, False, True  # "X has taken similar action"
     if not app:
@@ -341,7 +343,7 @@ def _read_clause(
 
 
 def _choose_app(
-    apps: list[AppMention], trig: re.Match[str], ctx: _Context
+    clause: str, apps: list[AppMention], trig: re.Match[str], ctx: _Context
 ) -> tuple[str, bool, bool]:
     named = [a for a in apps if not a.generic]
     after = [a for a in named if a.start >= trig.start()]
@@ -351,7 +353,12 @@ def _choose_app(
     if before:
         return before[-1].app, True, before[-1].in_catalogue
     if any(a.generic for a in apps) and ctx.app:
-        return ctx.app, False, True
+        return ctx.app, False, ctx.app_in_catalogue
+    if ctx.calls_app:
+        # an app outside the catalogue, named as the object: "Jordan blocks Tango"
+        unknown = name_near_action(clause, trig.start(), trig.end())
+        if unknown is not None:
+            return unknown.app, True, False
     return "", False, False
 
 
@@ -514,6 +521,7 @@ def _context(sentences: list[str], catalogue: AppCatalogue) -> _Context:
     """The article's main app and actor: first named in the title, else in the lead."""
     ctx = _Context()
     lead = sentences[:4]
+    ctx.calls_app = any(a.generic or not a.in_catalogue for s in lead for a in catalogue.find(s))
     for s in lead:
         named = [a for a in catalogue.find(s) if not a.generic]
         if named and not ctx.app:
@@ -527,6 +535,11 @@ def _context(sentences: list[str], catalogue: AppCatalogue) -> _Context:
                     break
         if ctx.app and ctx.actor:
             break
+    if not ctx.app and ctx.calls_app and sentences[0]:
+        found = _trigger(sentences[0])
+        unknown = found and name_near_action(sentences[0], found[1].start(), found[1].end())
+        if unknown:
+            ctx.app, ctx.app_in_catalogue = unknown.app, False
     if ctx.actor is None:
         # A domestic story may never name its country as an actor ("IT teams across
         # Whitehall"): the first place it names at all is the best guess.
