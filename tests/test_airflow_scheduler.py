@@ -3,8 +3,8 @@
 The scheduler, dag-processor, triggerer and api-server run as subprocesses (in their own process
 group, all stopped in a `finally`), the pipeline DAG runs on a one-minute schedule over the sample
 corpus on a loopback newsroom, and the test waits (at most 10 minutes) for the first scheduled run,
-then checks its tasks, the warehouse snapshot and the emails. It prints the time of that run and
-the dag-processor's parse time of each DAG file (reported, never asserted).
+then checks its tasks, the warehouse snapshot and the emails. It prints the time of that run, its
+tasks' durations and the dag-processor's parse time of each DAG file (reported, never asserted).
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth); it creates and drops the database
 `banwatch_airflow_test`. Without one it is skipped, except in CI (CI=true), where it fails.
@@ -170,7 +170,8 @@ def test_scheduled_run_under_the_real_scheduler(metadata_db: str, tmp_path: Path
             )
             waited = time.monotonic() - started
             tasks = query(
-                "SELECT task_id, map_index, state FROM task_instance WHERE run_id = %s", run_id
+                "SELECT task_id, map_index, state, duration FROM task_instance WHERE run_id = %s",
+                run_id,
             )
             parse = query("SELECT relative_fileloc, last_parse_duration FROM dag ORDER BY 1")
         finally:
@@ -183,10 +184,10 @@ def test_scheduled_run_under_the_real_scheduler(metadata_db: str, tmp_path: Path
 
         assert state == "success", log.read_text()[-5000:]
         assert run_type == "scheduled"
-        states = {(task_id, s) for task_id, _, s in tasks}
+        states = {(task_id, s) for task_id, _, s, _ in tasks}
         assert ("record_failure", "skipped") in states  # the failure path did not run
         assert {s for task_id, s in states if task_id != "record_failure"} == {"success"}
-        assert sum(1 for t, _, _ in tasks if t == "poll_feeds") == 3  # 5 feeds, 2 per batch
+        assert sum(1 for t, _, _, _ in tasks if t == "poll_feeds") == 3  # 5 feeds, 2 per batch
         output = log.read_text()
         assert f"Airflow UI: http://localhost:{port}" in output
         assert "login: admin, password: " in output
@@ -203,5 +204,7 @@ def test_scheduled_run_under_the_real_scheduler(metadata_db: str, tmp_path: Path
             print(f"\nnext tick started before the stop: {[r for (r,) in later_runs]}")
         print(f"\nscheduled run {run_id}: {(end - start).total_seconds():.1f} s "
               f"(start of the standalone to the run's success: {waited:.0f} s)")  # fmt: skip
+        busy = sorted(((d, t if i < 0 else f"{t}[{i}]") for t, i, _, d in tasks if d), reverse=True)
+        print("task durations: " + ", ".join(f"{name} {d:.1f} s" for d, name in busy))
         for fileloc, seconds in parse:
             print(f"dag-processor parse {fileloc}: {seconds * 1000:.0f} ms")
