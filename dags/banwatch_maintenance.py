@@ -57,7 +57,7 @@ def _pipeline():
     doc_md=__doc__,
 )
 def banwatch_maintenance():
-    @task(pool=POOL)
+    @task(pool=POOL, multiple_outputs=False)
     def maintenance() -> dict:
         pipeline, settings = _pipeline()
         return pipeline.maintenance(settings)
@@ -68,7 +68,7 @@ def banwatch_maintenance():
         now = get_current_context()["dag_run"].run_after
         return pipeline.clean_staging(settings, settings.staging.keep_days, now)
 
-    @task(pool=POOL, retry_exponential_backoff=2.0)
+    @task(pool=POOL, retry_exponential_backoff=2.0, multiple_outputs=False)
     def daily_digest() -> dict:
         """The digest covers the last whole day before the run (yesterday for the midnight run)."""
         ctx = get_current_context()

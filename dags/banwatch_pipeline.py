@@ -81,6 +81,8 @@ def _now() -> dt.datetime:
     doc_md=__doc__,
 )
 def banwatch_pipeline():
+    # Tasks returning a dict of paths and counts say multiple_outputs=False: from `-> dict`
+    # TaskFlow would infer True and also push every key as an XCom of its own.
     @task(pool=POOL)
     def start_run() -> list[list[str]]:
         """Returns the feed batches to map over; the run's staging dir goes under key run_dir."""
@@ -90,27 +92,27 @@ def banwatch_pipeline():
         ctx["ti"].xcom_push(key="run_dir", value=started["run_dir"])
         return started["batches"]
 
-    @task(**NETWORK)
+    @task(multiple_outputs=False, **NETWORK)
     def poll_feeds(run_dir: str, batch: list[str]) -> dict:
         pipeline, settings = _pipeline()
         return pipeline.poll_feeds(settings, run_dir, batch)
 
-    @task(**NETWORK)
+    @task(multiple_outputs=False, **NETWORK)
     def fetch_and_extract(run_dir: str, polled: dict) -> dict:
         pipeline, settings = _pipeline()
         return pipeline.fetch_and_extract(settings, run_dir, polled["path"])
 
-    @task(pool=POOL)
+    @task(pool=POOL, multiple_outputs=False)
     def embed_and_group(run_dir: str, fetched: list[dict]) -> dict:
         pipeline, settings = _pipeline()
         return pipeline.embed_and_group(settings, run_dir, [f["path"] for f in fetched])
 
-    @task
+    @task(multiple_outputs=False)
     def detect_events(run_dir: str, fetched: list[dict]) -> dict:
         pipeline, settings = _pipeline()
         return pipeline.detect_events(settings, run_dir, [f["path"] for f in fetched])
 
-    @task(pool=POOL, outlets=[ARTICLES, EVENTS])
+    @task(pool=POOL, outlets=[ARTICLES, EVENTS], multiple_outputs=False)
     def load(run_dir: str, polled: list, fetched: list, grouped: dict, detected: dict) -> dict:
         pipeline, settings = _pipeline()
         poll_paths, article_paths = [p["path"] for p in polled], [f["path"] for f in fetched]
@@ -118,7 +120,7 @@ def banwatch_pipeline():
             settings, run_dir, poll_paths, article_paths, grouped["path"], detected["path"], _now()
         )
 
-    @task(pool=POOL, **NETWORK)
+    @task(pool=POOL, multiple_outputs=False, **NETWORK)
     def send_alerts(loaded: dict) -> dict:
         pipeline, settings = _pipeline()
         return pipeline.send_alerts(settings)

@@ -145,7 +145,9 @@ def test_pipeline_dag_runs_end_to_end_and_a_second_run_adds_nothing(
     assert all(rcpt == ["analysts@example.org"] for rcpt in mail.recipients)
     # large data went through staging files, now removed; XCom carried only paths and counts
     assert list((tmp_path / "staging").iterdir()) == []
-    assert max(xcom_sizes(run.run_id).values()) < 1000
+    xcoms = xcom_sizes(run.run_id)
+    assert max(xcoms.values()) < 1000
+    assert {key for _, key in xcoms} == {"return_value", "run_dir"}  # one XCom per task
 
     again = pipeline_dag.test(logical_date=NOW + dt.timedelta(minutes=15))
 

@@ -149,6 +149,13 @@ def test_retries_and_failure_email_on_every_task(dagbag: DagBag, dag_id: str) ->
         assert any(isinstance(cb, SmtpNotifier) for cb in callbacks), task.task_id
 
 
+@pytest.mark.parametrize("dag_id", ["banwatch_pipeline", "banwatch_maintenance"])
+def test_each_task_pushes_one_xcom(dagbag: DagBag, dag_id: str) -> None:
+    """A task returning a dict of paths and counts pushes it as one XCom, not once per key."""
+    for task in dagbag.dags[dag_id].tasks:
+        assert task.multiple_outputs is False, task.task_id
+
+
 def test_network_tasks_back_off_exponentially(dagbag: DagBag) -> None:
     dag = dagbag.dags["banwatch_pipeline"]
     for task_id in NETWORK_TASKS:
