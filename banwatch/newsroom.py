@@ -397,6 +397,12 @@ class Newsroom:
                 self._items[(item.outlet, item.slug)] = item
                 self._outlets.setdefault(item.outlet, None)
 
+    def open_outlets(self, outlets: Iterable[str]) -> None:
+        """Serve a feed for each outlet even before it publishes anything (an empty feed)."""
+        with self._lock:
+            for outlet in outlets:
+                self._outlets.setdefault(outlet, None)
+
     def put(
         self, path: str, body: bytes | str, content_type: str = "text/html; charset=utf-8"
     ) -> str:
@@ -508,7 +514,7 @@ class Newsroom:
         fmt = items[0].feed_format if items else "rss"
         body = render_feed(outlet, items, self.base_url, fmt)
         etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
-        modified = max(i.published for i in items)
+        modified = max((i.published for i in items), default=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
         return (
             body,
             etag,

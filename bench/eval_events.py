@@ -41,7 +41,7 @@ from bench.scoring import (
 from enrich.apps import AppCatalogue
 
 EVAL_DIR = Path("/work/shared/eval")
-SAME_EVENT_DAYS = 45  # same action on a situation within this many days = more coverage
+RECENCY_DAYS = 14  # as the e2e config: alerts.recency_days
 
 
 def _published(row: dict[str, str]) -> dt.datetime:
@@ -51,62 +51,49 @@ def _published(row: dict[str, str]) -> dt.datetime:
 def article_mode(
     articles: list[dict[str, str]], min_confidence: float = 0.5, catalogue=None
 ) -> tuple[list[PredictedEvent], float]:
-    """Detect on headline + lead, then group news detections into events."""
+    """Detect on headline + lead, then resolve events exactly as the load step does
+    (`enrich.novelty`), each article first seen when it was published (`--replay`)."""
     from enrich.detect import detect_text
-    from enrich.novelty import inherit_scopes
+    from enrich.novelty import inherit_scopes, resolve_events
 
     rows = sorted(articles, key=_published)
     by_id = {row["item_id"]: row for row in rows}
     detections = []
     started = time.process_time()
     for row in rows:
-        detections += detect_text(
+        found = detect_text(
             row["headline"],
             row["lead"],
             _published(row),
             article_id=row["item_id"],
             catalogue=catalogue,
         )
-    # as the load step does: an unscoped lifting continues the ban in force
+        detections += [d for d in found if d.confidence >= min_confidence]
     detections = inherit_scopes(detections, {})
-    found = [
-        (d, by_id[d.article_id])
-        for d in detections
-        if not d.background and d.confidence >= min_confidence
-    ]
+    resolution = resolve_events(
+        detections,
+        {},
+        seen_at={r["item_id"]: _published(r) for r in rows},
+        recency_days=RECENCY_DAYS,
+        urls={r["item_id"]: r["item_id"] for r in rows},
+        outlets={r["item_id"]: r["outlet"] for r in rows},
+    )
     cpu = time.process_time() - started
-    return group_events(found), cpu
-
-
-def group_events(found: list) -> list[PredictedEvent]:
-    """Per situation, same action close in time joins the latest event; else a new event."""
-    latest: dict[tuple, tuple[PredictedEvent, dt.date]] = {}
-    events: list[PredictedEvent] = []
-    for d, row in sorted(found, key=lambda x: x[0].announced_on or _published(x[1]).date()):
-        when = d.announced_on or _published(row).date()
-        situation = d.situation
-        cur = latest.get(situation)
-        if cur and cur[0].action == d.action and (when - cur[1]).days <= SAME_EVENT_DAYS:
-            ev = cur[0]
-            ev.confidence = max(ev.confidence, d.confidence)
-            latest[situation] = (ev, when)
-        else:
-            ev = PredictedEvent(
-                country=d.country,
-                subdivision=d.subdivision,
-                app=d.app,
-                scope=d.scope,
-                action=d.action,
-                announced_on=d.announced_on,
-                confidence=d.confidence,
-                evidence=d.evidence,
-            )
-            events.append(ev)
-            latest[situation] = (ev, when)
-        ev.article_ids.add(row["item_id"])
-        ev.languages.add(row["lang"])
-        ev.labels.add(row["label"])
-    return events
+    sources: dict[str, set[str]] = defaultdict(set)
+    for src in resolution.sources:
+        sources[src.event_id].add(src.article_id)
+    events = []
+    for e in resolution.new_events:
+        ev = PredictedEvent(
+            e.country, e.subdivision, e.app, e.scope, e.action, e.announced_on,
+            e.confidence, e.evidence,
+        )  # fmt: skip
+        for article_id in sources[e.event_id]:
+            ev.article_ids.add(article_id)
+            ev.languages.add(by_id[article_id]["lang"])
+            ev.labels.add(by_id[article_id]["label"])
+        events.append(ev)
+    return events, cpu
 
 
 def _same_app(written: str, canonical: str) -> bool:
@@ -190,6 +177,10 @@ def _news_items(rows: list[dict[str, str]]) -> list:
     return items
 
 
+def _slug(url: str | None) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1].split(".")[0] if url else ""
+
+
 def e2e_mode(articles: list[dict[str, str]]) -> tuple[list[PredictedEvent], float]:
     """Serve the set, run `banwatch run --replay` per phase, read `ban_events` and emails."""
     try:
@@ -207,8 +198,9 @@ def e2e_mode(articles: list[dict[str, str]]) -> tuple[list[PredictedEvent], floa
         newsroom = Newsroom().start()
         try:
             phases = sorted(by_phase)
-            newsroom.add(_news_items(by_phase[phases[0]]))
             outlets = sorted({r["outlet"] for r in articles})
+            newsroom.open_outlets(outlets)  # an outlet's feed exists before its first story
+            newsroom.add(_news_items(by_phase[phases[0]]))
             config = Path(tmp) / "banwatch.toml"
             feeds = "\n".join(
                 f'[[feeds]]\nname = "{o}"\nurl = "{newsroom.feed_url(o)}"\n' for o in outlets
@@ -250,6 +242,11 @@ def e2e_mode(articles: list[dict[str, str]]) -> tuple[list[PredictedEvent], floa
             "select event_id, country, subdivision, app, scope, action, announced_on, "
             "confidence, evidence, url from ban_events"
         ).fetchall()
+        sources = defaultdict(set)
+        for event_id, url in con.execute(
+            "select s.event_id, a.url from event_sources s join articles a using (article_id)"
+        ).fetchall():
+            sources[event_id].add(_slug(url))
         con.close()
         emails = [
             m.get("Subject", "") + "\n" + m.get_body(("plain",)).get_content()
@@ -258,15 +255,15 @@ def e2e_mode(articles: list[dict[str, str]]) -> tuple[list[PredictedEvent], floa
     by_slug = {r["item_id"]: r for r in articles}
     events = []
     for event_id, country, sub, app, scope, action, announced, conf, evidence, url in rows:
-        slug = url.rstrip("/").rsplit("/", 1)[-1].split(".")[0] if url else ""
-        row = by_slug.get(slug)
         ev = PredictedEvent(
             country, sub, app, scope, action, announced, float(conf or 0), evidence or ""
         )
-        if row:
-            ev.article_ids.add(row["item_id"])
-            ev.languages.add(row["lang"])
-            ev.labels.add(row["label"])
+        for slug in sources[event_id] | {_slug(url)}:
+            row = by_slug.get(slug)
+            if row:
+                ev.article_ids.add(row["item_id"])
+                ev.languages.add(row["lang"])
+                ev.labels.add(row["label"])
         ev.emails = sum(str(event_id) in body for body in emails)
         events.append(ev)
     print(f"emails sent: {len(emails)}")
@@ -301,6 +298,8 @@ def main(argv: list[str] | None = None) -> Report:
     )
     for line in report.lines(details=args.details):
         print(line)
+    if args.mode == "e2e":
+        print("\n".join(report.email_lines()))
     if args.outside:
         found, total, misses = outside_catalogue(articles, gold)
         print(

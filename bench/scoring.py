@@ -82,6 +82,23 @@ class Report:
     misses: list[tuple[GoldEvent, PredictedEvent | None]]
     false_alarms: list[PredictedEvent]
     field_errors: list[tuple[GoldEvent, PredictedEvent, list[str]]]
+    matches: list[tuple[GoldEvent, PredictedEvent]] = field(default_factory=list)
+
+    def email_lines(self) -> list[str]:
+        """Emails per gold event (each must get exactly one) and for anything else (none)."""
+        per_gold = Counter(p.emails for _g, p in self.matches)
+        per_gold[0] += self.fn
+        wrong = [(g, p) for g, p in self.matches if p.emails != 1]
+        out = [
+            "emails per gold event: "
+            + ", ".join(f"{n} email(s) x{c}" for n, c in sorted(per_gold.items()))
+            + f"; emails for non-events: {sum(p.emails for p in self.false_alarms)}"
+        ]
+        out += [
+            f"  EMAIL {g.event_id} {g.key} got {p.emails} emails | {p.evidence[:100]}"
+            for g, p in wrong
+        ]
+        return out
 
     @property
     def precision(self) -> float:
@@ -274,4 +291,5 @@ def score(
         misses=misses,
         false_alarms=fp_list,
         field_errors=errors,
+        matches=[(gold[gi], predicted[pi]) for gi, pi in sorted(matched_g.items())],
     )

@@ -121,7 +121,7 @@ class ActorMention:
     country: str  # ISO alpha-2, "EU" for EU institutions, "" when unknown (a bare "court")
     subdivision: str | None
     level: str  # national | subnational | supranational
-    kind: str  # country | demonym | capital | subdivision | eu | body
+    kind: str  # country | demonym | capital | subdivision | region | territory | eu | body
     start: int
     end: int
     body: str = ""  # body kind for kind == "body" (court, parliament, ...); EU institution name
@@ -254,6 +254,16 @@ def _names() -> dict[str, _Entry]:
             add(word, _Entry(jur, alpha2, None, "national", "demonym"))
         if info["capital"]:
             add(info["capital"], _Entry(jur, alpha2, None, "national", "capital"))
+    for sovereign, codes in gaz.get("territories", {}).items():
+        for code in codes:
+            c = pycountry.countries.get(alpha_2=code)
+            forms = {c.name, getattr(c, "common_name", "") or ""} if c else set()
+            forms |= {t.gettext(c.name) for t in translations} if c else set()
+            forms |= set(_countryinfo().get(code, {}).get("names", ()))
+            entry = _Entry(country_name(sovereign), sovereign, None, "national", "territory")
+            for form in forms:
+                if form and "," not in form:
+                    add(form, entry, override=True)
     for alpha2, cities in gaz["capitals"].items():
         level = "supranational" if alpha2 == "EU" else "national"
         jur = "European Union" if alpha2 == "EU" else country_name(alpha2)
@@ -267,7 +277,10 @@ def _names() -> dict[str, _Entry]:
             if alpha2 == "GB" and s.type not in ("Country", "Province", "Nation"):
                 continue  # UK: the four nations act, not counties
             name = re.sub(r"\s*\[.*?\]", "", s.name)
-            add(name, _Entry(name, alpha2, s.code, "subnational", "subdivision"), override=True)
+            # a capital used for the state ("Washington") keeps that meaning
+            seat = names.get(fold(name))
+            keep = seat is not None and seat.kind == "capital" and seat.country == alpha2
+            add(name, _Entry(name, alpha2, s.code, "subnational", "subdivision"), override=not keep)
     for alpha2 in sub["national_only"]:
         entry = _Entry(country_name(alpha2), alpha2, None, "national", "region")
         for s in pycountry.subdivisions.get(country_code=alpha2) or ():

@@ -50,7 +50,9 @@ _GENERIC = re.compile(
     r"(?:[\w'-]+\s+){0,3}?"
     r"(?:apps?|application|platform|plateforme|plataforma|piattaforma|messenger|chatbot|"
     r"game|shooter|video app|network|site|service|software|antivirus|title|"
-    r"microblogging site|social network|Anwendung|App|applicazione|aplicación|aplicativo)\b",
+    r"microblogging site|social network|social media|réseaux sociaux|redes sociales|"
+    r"redes sociais|soziale[nr]? (?:Medien|Netzwerke)|"
+    r"Anwendung|App|applicazione|aplicación|aplicativo)\b",
     re.IGNORECASE,
 )
 # Capitalised words that follow a kind noun but are not names ("the app Store", "App Store").

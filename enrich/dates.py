@@ -51,7 +51,19 @@ for _num, _names in enumerate(
     for _n in _names.split():
         _WEEKDAYS[_n] = _num
 
-_MONTH_ALT = "|".join(sorted((re.escape(m) for m in _MONTHS if len(m) > 3), key=len, reverse=True))
+# Abbreviations ("mar", "jan") are left out; "may" and "mai" are whole month names.
+_MONTH_ALT = "|".join(
+    sorted(
+        (re.escape(m) for m in _MONTHS if len(m) > 3 or m in ("may", "mai")),
+        key=len,
+        reverse=True,
+    )
+)
+_NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+}  # fmt: skip
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
 _WEEKDAY_ALT = "|".join(sorted((re.escape(w) for w in _WEEKDAYS), key=len, reverse=True))
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -92,6 +104,15 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("year", re.compile(r"\b(?:in|since|en|im|nel|em|of)\s+((?:19|20)\d\d)\b", re.I)),
+    # "two years ago", "nine months ago"
+    (
+        "ago",
+        re.compile(
+            r"\b(\d{1,2}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+            r"\s+(day|week|month|year)s?\s+ago\b",
+            re.I,
+        ),
+    ),
 )
 
 _RELATIVE_DAYS = {
@@ -199,6 +220,11 @@ def _resolve(kind: str, m: re.Match[str], ref: dt.date) -> tuple[dt.date, str] |
         if days >= 365:
             precision = "year"
         return ref - dt.timedelta(days=days), precision
+    if kind == "ago":
+        count = int(g[0]) if g[0].isdigit() else _NUMBER_WORDS[g[0].lower()]
+        unit = g[1].lower()
+        precision = "day" if unit == "day" else unit
+        return ref - dt.timedelta(days=count * _UNIT_DAYS[unit]), precision
     if kind == "year":
         year = int(g[0])
         if year > ref.year:

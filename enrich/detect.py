@@ -25,8 +25,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from banwatch.records import Article, Detection
 from enrich import lexicon as lx
@@ -135,6 +136,7 @@ class _Context:
     actor: _Actor | None = None
     app_in_catalogue: bool = True
     calls_app: bool = False  # title or lead call something an app, platform, service, game ...
+    app_counts: dict[str, int] = field(default_factory=dict)  # named apps, whole article
     # the first sub-national unit named anywhere in the article ("its Montana users")
     subdivision: _Actor | None = None
     # a sub-national unit named with a body in the lead ("Hamburg's data protection commissioner")
@@ -243,11 +245,22 @@ def _clauses(sentence: str) -> list[str]:
     return out
 
 
+def _cue(pattern: re.Pattern[str], clause: str) -> re.Match[str] | None:
+    """The first match of a cue that is a word, not part of a name in capitals ("RESTRICT Act")."""
+    shouting = clause.isupper()
+    for m in pattern.finditer(clause):
+        word = m.group(0)
+        if shouting or not (word.isupper() and len(word) > 3):
+            return m
+    return None
+
+
 def _trigger(clause: str) -> tuple[str, re.Match[str]] | None:
     """The action cue of a clause: lifted beats proposed beats ban (they qualify a ban)."""
-    lift = lx.LIFT.search(clause)
-    ban = lx.BAN.search(clause) or _FOLLOW_SUIT.search(clause)
-    if lift and lx.LIFT_NOT_YET.search(clause[: lift.start()]):
+    lift = _cue(lx.LIFT, clause)
+    ban = _cue(lx.BAN, clause) or _FOLLOW_SUIT.search(clause)
+    head = clause[: lift.start()] if lift else ""
+    if lift and lx.LIFT_NOT_YET.search(head) and not lx.LIFT_GRANTED.search(head):
         lift = None  # "seeks to restore", "conditions for lifting": not lifted yet
     if lift and ban and lx.STILL_BLOCKED.search(clause):
         lift = None  # "stays blocked even after the internet returns"
@@ -259,6 +272,8 @@ def _trigger(clause: str) -> tuple[str, re.Match[str]] | None:
         return None
     propose = lx.PROPOSE.search(clause) or lx.MODAL.search(clause)
     if propose and abs(propose.start() - ban.start()) < 80:
+        if lx.ENACTED.search(clause[: propose.start()]) and not lx.MODAL.search(clause):
+            return "ban", ban  # "Biden signs spending bill that bans TikTok"
         return "proposed", ban
     return "ban", ban
 
@@ -307,15 +322,27 @@ def _read_clause(
     if not app:
         return None
     tail = clause[trig.end() : trig.end() + 30]
-    if lx.NOT_APP_OBJECT.match(tail.lstrip()) or re.match(
-        r"^\s*(?:the\s+)?(?:sale|export|import)", tail, re.I
-    ):
+    if lx.NOT_APP_OBJECT.match(tail.lstrip()):
         return None
+    trade = re.match(r"^\s*(?:the\s+)?(?:sales?|exports?|imports?)\b(?:\s+of)?", tail, re.I)
+    if trade and not any(0 <= a.start - (trig.end() + trade.end()) <= 12 for a in named_apps):
+        return None  # the sale of chips; but "bans sales of Kaspersky antivirus" is the app
+    if re.match(
+        r"^\s*(?:\w+\s+)?from\s+(?:leaving|entering|travel\w*|running|holding|standing)\b", tail
+    ):
+        return None  # a person barred from leaving the country, not an app
+    if re.search(
+        r"\bfrom\b[^.]{0,25}?\b(?:5G|supplying|equipment|infrastructure|contracts?|tenders?|"
+        r"procurement|rollout)\b",
+        clause[trig.end() : trig.end() + 60],
+    ):
+        return None  # a vendor barred from networks or contracts, not an app
     prefix = sentence[: max(0, sentence.find(clause))]
     chosen = _refine_actors(clause, _choose_actors(clause, actors, trig, ctx, prefix), ctx)
     if not chosen:
         return None
-    scope, scope_explicit = _scope(clause, chosen[0], {a.body for a in actors if a.kind == "body"})
+    kinds = {a.body if a.kind == "body" else a.kind for a in actors}
+    scope, scope_explicit = _scope(clause, chosen[0], kinds)
     times = find_times(clause, pub)
     old = [t for t in times if (pub - t.date).days > RECENT_DAYS]
     recent = [t for t in times if 0 <= (pub - t.date).days <= RECENT_DAYS]
@@ -349,9 +376,16 @@ def _choose_app(
     after = [a for a in named if a.start >= trig.start()]
     before = [a for a in named if a.end <= trig.start()]
     if after and (after[0].start - trig.end() < 80 or not before):
-        return after[0].app, True, after[0].in_catalogue
+        chosen = _most_prominent(clause, after, ctx)
+        return chosen.app, True, chosen.in_catalogue
     if before:
-        return before[-1].app, True, before[-1].in_catalogue
+        group = [before[-1]]
+        for a in reversed(before[:-1]):
+            if not _LIST_GAP.fullmatch(clause[a.end : group[0].start]):
+                break
+            group.insert(0, a)
+        chosen = _most_prominent(clause, group, ctx)
+        return chosen.app, True, chosen.in_catalogue
     if any(a.generic for a in apps) and ctx.app:
         return ctx.app, False, ctx.app_in_catalogue
     if ctx.calls_app:
@@ -362,13 +396,28 @@ def _choose_app(
     return "", False, False
 
 
+def _most_prominent(clause: str, apps: list[AppMention], ctx: _Context) -> AppMention:
+    """A multi-app action ("tells staff not to use ChatGPT, DeepSeek") is filed under the app
+    the article is most about: the one it names most often, else the first listed."""
+    group = [apps[0]]
+    for a in apps[1:]:
+        if not _LIST_GAP.fullmatch(clause[group[-1].end : a.start]):
+            break
+        group.append(a)
+    return max(group, key=lambda a: (ctx.app_counts.get(a.app, 0), -a.start))
+
+
+_LIST_GAP = re.compile(r"\s*(?:,|and|or|&|,\s*and|,\s*or|und|et|y|e|o|oder|ou)\s*")
+
+
 def _is_actor(clause: str, a: ActorMention) -> bool:
     """Whether a place mention can be the acting government (not an owner or a location)."""
     after = clause[a.end : a.end + 40]
     before = clause[max(0, a.start - 25) : a.start]
     if a.kind == "body":
-        return a.body not in ("leader", "police") or True
-    if a.kind in ("country", "capital", "region", "subdivision") and _OWNER_AFTER.match(after):
+        return True
+    placed = ("country", "capital", "region", "territory", "subdivision")
+    if a.kind in placed and _OWNER_AFTER.match(after):
         return False
     if a.kind == "demonym":
         if _OWNER_AFTER.match(after):
@@ -379,7 +428,8 @@ def _is_actor(clause: str, a: ActorMention) -> bool:
             return True
         return a.start == 0 and bool(re.match(r"^\s+[a-z]", after))
     if _NOT_ACTOR_BEFORE.search(before):
-        return False
+        # "a group of US senators": a place named with its own body still acts
+        return bool(re.match(r"^(?:'s|’s)?\s*[\w-]+", after)) and lx_body(after[:25])
     return True
 
 
@@ -499,6 +549,8 @@ _EXTEND_TO_PUBLIC = re.compile(
 def _scope(clause: str, actor: _Actor, body_kinds: set[str]) -> tuple[str, bool]:
     if _EXTEND_TO_PUBLIC.search(clause):
         return "nationwide", True
+    if "territory" in body_kinds:
+        return "other", True  # a block in one overseas territory, not the whole country
     if actor.body_kind == "dpa" or "dpa" in body_kinds:
         # a data-protection authority orders a processing stop, even when the app then
         # disappears from stores: its scope is "other"
@@ -522,6 +574,11 @@ def _context(sentences: list[str], catalogue: AppCatalogue) -> _Context:
     ctx = _Context()
     lead = sentences[:4]
     ctx.calls_app = any(a.generic or not a.in_catalogue for s in lead for a in catalogue.find(s))
+    ctx.app_counts = dict(
+        Counter(
+            a.app for s in sentences for a in catalogue.find(s) if not a.generic and a.in_catalogue
+        )
+    )
     for s in lead:
         named = [a for a in catalogue.find(s) if not a.generic]
         if named and not ctx.app:
@@ -548,7 +605,7 @@ def _context(sentences: list[str], catalogue: AppCatalogue) -> _Context:
                 _actor_of(a, "", explicit=False)
                 for s in sentences
                 for a in find_actors(s)
-                if a.kind in ("country", "capital", "subdivision", "region")
+                if a.kind in ("country", "capital", "subdivision", "region", "territory")
                 or (a.kind == "body" and a.country)
             ),
             None,
@@ -603,7 +660,7 @@ def _assemble(
         (a.body for c in cands for a in c.actors if a.country == "EU" and a.body), eu_hint
     )
     for c in cands:
-        if c.scope_explicit:
+        if c.scope_explicit and not c.stated_old and not (c.recall_cue and c.index > 0):
             for a in c.actors:
                 stated_scope.setdefault((a.country, a.subdivision or "", c.app), c.scope)
     explicit_news_countries = {

@@ -27,9 +27,10 @@ BAN = _rx(
     r"phas(?:e|es|ed|ing) out|shut(?:s|ting)? (?:down|off|out)|cut(?:s|ting)? (?:off|access)|"
     r"pull(?:s|ed|ing)? the plug|pull(?:s|ed|ing)?\b[^.]{0,40}?\b(?:offline|off|from)|"
     r"knock(?:s|ed)?\b[^.]{0,30}?\boffline|tak(?:e|es|en|ing)\b[^.]{0,30}?\b(?:offline|down)|"
-    r"(?:order(?:s|ed)?|direct(?:s|ed)?|tell(?:s)?|told|instruct(?:s|ed)?)\b[^.]{0,60}?\b"
-    r"(?:remov(?:e|ed|al)|delet(?:e|ed)|uninstall(?:ed)?|blocked|shut|suspended|"
-    r"taken down|off)\b|"
+    r"(?:order(?:s|ed)?|direct(?:s|ed)?|tell(?:s)?|told|instruct(?:s|ed)?|advis(?:es|ed))\b"
+    r"[^.]{0,60}?\b(?:remov(?:e|ed|al)|delet(?:e|ed)|uninstall(?:ed)?|blocked|shut|suspended|"
+    r"taken down|off|not to (?:use|install|download)|to (?:avoid|stop) using|"
+    r"to refrain from)\b|"
     r"remov(?:e|es|ed|ing)\b[^.]{0,40}?\bfrom (?:(?:the|its|their|all) )?"
     r"(?:app stores|stores|government|official|state|"
     r"work|federal|its|their|all)|"
@@ -54,22 +55,25 @@ LIFT = _rx(
     r"overturn(?:s|ed)?|str(?:ike|ikes|uck) down|revok(?:e|es|ed)|rescind(?:s|ed)?|"
     r"revers(?:e|es|ed) (?:its|the) (?:ban|block|order|decision)|"
     r"(?:is|are|was|comes?|came|goes|went|now) back|back (?:in|on|for|online)|"
-    r"cleared to|approv\w* (?:the |its )?return|lets?\b[^.]{0,40}?\b(?:back|again)|"
-    r"re-?enabled?|resum(?:e|es|ed)|available again|reprieve|"
+    r"cleared to|approv\w* (?:the |its )?return|lets?\b[^.]{0,40}?\b(?:back|again|return|resume)|"
+    r"re-?enabled?|resum(?:e|es|ed)|available\b[^.]{0,25}?\bagain|reprieve|"
+    r"returns? to\b[^.]{0,30}?\bstores|relist(?:s|ed)|"
     r"(?:secur|grant|won|win|issu|obtain)\w* an? (?:interim )?stay|"
     r"stays? (?:of|on) the (?:ban|block)|"
     r"allow(?:s|ed)?\b[^.]{0,40}?"
     r"\b(?:unblocked|return|back)|"
     r"(?:ends?|ended|halts?|halted|block(?:s|ed)?|suspend(?:s|ed)?|withdr[ae]w(?:s|n)?|"
-    r"quash(?:es|ed)?|annul(?:s|led)?)\b[^.]{0,40}?\b(?:ban|block|suspension|order|"
-    r"penalty|prohibition)|"
+    r"quash(?:es|ed)?|annul(?:s|led)?|drop(?:s|ped)?|scrap(?:s|ped)?|repeal(?:s|ed)?|"
+    r"cancel(?:s|led|ed)?|abandon(?:s|ed)?)\b[^.]{0,40}?\b(?:ban|block|suspension|order|"
+    r"penalty|prohibition|demand to (?:restrict|block|ban))|"
     r"(?:ban|block|suspension)\b[^.]{0,25}?\b(?:ends|ended|lapses?|unconstitutional|"
     r"unlawful|illegal|halted|overturned|struck down|quashed|revoked|lifted))\b",
     r"\b(?:aufgehoben|hebt\b[^.]{0,40}\bauf|entsperrt|wieder (?:verfügbar|erreichbar|"
     r"zugänglich)|l[eè]v\w* (?:l'|la )?(?:interdiction|blocage|suspension)|levée|r[ée]tabli\w*|"
     r"de nouveau (?:disponible|accessible)|levant\w*|levanta\w*|restablec\w*|"
     r"de nuevo disponible|revoca\w*|torna(?:to)? disponibile|riattiv\w*|sblocc\w*|"
-    r"di nuovo disponibile|volta a funcionar|voltou|restabelec\w*|liberad[oa]|desbloque\w*)\b",
+    r"di nuovo disponibile|volta a funcionar|voltou|restabelec\w*|libera\w*|desbloque\w*|"
+    r"autoriz\w* o retorno|retorno d[oa])\b",
 )
 PROPOSE = _rx(
     r"\b(?:bill|bills|draft law|legislation that would|proposals?|propos(?:e|es|ed|ing)|"
@@ -78,7 +82,9 @@ PROPOSE = _rx(
     r"(?:lawmakers|legislators|legislature|senate|house|assembly) (?:pass|passes|passed|"
     r"approv\w*|vot\w*)|go further|extend(?:ing)? (?:the|its) ban|"
     r"heads? to (?:the )?governor|awaits? (?:the )?governor|discourag(?:e|es|ed|ing))\b",
-    r"\b(?:Gesetzentwurf|erwäg\w*|plant|prüft|envisag\w*|projet de loi|propos\w*|"
+    r"\b(?:intends? to|intention to|aims? to)\b",
+    r"\b(?:Gesetzentwurf|erwäg\w*|plant|prüft|droht|drohen|will\b[^.]{0,60}?\blassen|"
+    r"envisag\w*|projet de loi|propos\w*|"
     r"proyecto de ley|planea\w*|estudia|disegno di legge|valuta\w*|ipotesi|"
     r"projeto de lei|planeja\w*|estuda)\b",
 )
@@ -99,6 +105,18 @@ LIFT_NOT_YET = re.compile(
     r"wants?|plans?)\s+(?:\w+\s+){0,1}$",
     re.IGNORECASE,
 )
+# ... unless someone with the power grants it: "the court authorised X to resume".
+LIFT_GRANTED = re.compile(
+    r"\b(?:authori[sz]\w*|allow\w*|permit\w*|let|lets|clear\w*|order\w*|tell\w*|told)\s+"
+    r"(?:\S+\s+){0,4}?to\s+(?:\w+\s+){0,1}$",
+    re.IGNORECASE,
+)
+# A bill or law that is signed or enacted is no longer a proposal.
+ENACTED = re.compile(
+    r"\b(?:signs?|signed|signing|enact\w*|promulgat\w*|into law|comes? into force|"
+    r"took effect|takes effect|unterzeichn\w*|promulgu\w*|sancion\w*|firm\w*)\b",
+    re.IGNORECASE,
+)
 STILL_BLOCKED = re.compile(
     r"\b(?:stays?|remains?|still|keeps?|kept|continues? to be)\b[^.]{0,25}?"
     r"\b(?:blocked|banned|offline|off|switched off|suspended|restricted)\b",
@@ -114,8 +132,11 @@ ARTICLE_NOT_NEWS = re.compile(
 # A headline looking back ("Five years after the TikTok ban, ..."): an anniversary piece. Only
 # the headline: in a lead, "nine months after it was blocked" dates the new step.
 RETROSPECTIVE_HEADLINE = re.compile(
-    r"^(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d+) (?:years|months) (?:of|after|on)\b|"
-    r"a (?:year|decade) (?:after|of|on)\b)",
+    r"^(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d+) (?:years|months) "
+    r"(?:of|after|on|since)\b|a (?:year|decade) (?:after|of|on|since)\b|"
+    # an opinion or analysis label: "Commento: ...", "Opinion | ..."
+    r"(?:opinion|comment|analysis|editorial|column|commento|editoriale|kommentar|meinung|"
+    r"analyse|tribune|éditorial|opinión|tribuna|opinião|artigo)\s*[:|])",
     re.IGNORECASE,
 )
 # The ban is asked for, argued for or denied, not ordered: no event from this sentence.
@@ -145,7 +166,8 @@ GOV_DEVICES = _rx(
     r"state workers|federal employees|public employees|lawmakers' devices|"
     r"public administration|government agencies|state agencies|federal agencies|"
     r"government networks?|state networks?|its devices|their devices|"
-    r"security software|antivirus|"
+    r"(?:in|from|across|throughout) (?:the )?(?:central|national|federal|state) government|"
+    r"government (?:bodies|institutions|offices|departments|ministries)|"
     r"devices? (?:it|they|the government|the state) (?:issues?|provides?|supplies)|"
     r"devices? (?:issued|provided|supplied) (?:to|by) (?:its |the )?(?:staff|officials|ministers|"
     r"employees|government))\b",
@@ -166,14 +188,24 @@ OTHER_SCOPE = _rx(
     r"\b(?:process(?:ing)?\b[^.]{0,30}?\bdata|data processing|using\b[^.]{0,20}?\bdata|"
     r"(?:under|below|younger than)[- ](?:1[0-9])s?|under-1[0-9]s|minors|age (?:limit|verification|"
     r"checks?|ban)|social media ban for|throttl\w*|slow(?:s|ed|ing)? (?:down)?|slowdown|"
-    r"advertis\w*|campus|students|schools?)\b",
+    r"advertis\w*|campus|students|schools?|"
+    r"(?:voice|video|phone|audio) calls|calls (?:over|on|via|through)|features?|rewards?|"
+    r"programmes?|functions?|"
+    r"(?:suspen\w*|halt\w*|paus\w*)\b[^.]{0,20}?\bnew downloads|new downloads|"
+    r"data collection|(?:iris|eyeball)[- ]scann\w*|biometric|"
+    r"Digital Services Act|DSA|interim measures)\b",
     r"\b(?:trattamento (?:dei|di) dati|limitazione (?:provvisoria )?del trattamento|"
-    r"Datenverarbeitung|Daten von|traitement des données|tratamiento de datos|"
-    r"tratamento de dados|WhatsApp-Daten|minori|Minderjährige|mineurs)\b",
+    r"Datenverarbeitung|\w+-Daten|\w*[Dd]aten\b[^.]{0,30}?\bverarbeit\w*|"
+    r"traitement des données|tratamiento de datos|"
+    r"tratamento de dados|minori|Minderjährige|mineurs|"
+    r"(?:Sprach|Video)?[Aa]nrufe|Funktion\w*|Belohnungsprogramm\w*|appels|chiamate|llamadas|"
+    r"chamadas|Gesetz über digitale Dienste)\b",
 )
 NATIONWIDE = _rx(
     r"\b(?:nationwide|countrywide|statewide|across the country|outright|for (?:all )?users|"
     r"app stores?|play store|from stores|internet (?:providers|service providers)|"
+    r"(?:telecoms?|telecommunications?|mobile|network|internet|broadband) "
+    r"(?:operators|providers|companies|firms|carriers)|"
     r"whole country|entire country|in the country|everyone|the public)\b",
     r"\b(?:landesweit|bundesweit|dans tout le pays|en todo el país|in tutto il paese|"
     r"em todo o país|todo o país|todo el país|en todo su territorio)\b",
@@ -188,7 +220,8 @@ SUBNATIONAL_CUE = _rx(
 
 # --- not a government action on an app -------------------------------------------------------
 COMPANY = _rx(
-    r"\b(?:compan(?:y|ies)|firms?|banks?|lenders|employers?|businesses|retailer|"
+    r"\b(?:compan(?:y|ies)|firms?|banks?|lenders?|insurers?|employers?|businesses|retailers?|"
+    r"airlines?|law firms?|football clubs?|hospitals?|"
     r"corporations?|universit(?:y|ies)|college|schools?|school district|"
     r"company-owned|company phones?|corporate customers)\b",
 )
@@ -213,7 +246,7 @@ BACKGROUND = _rx(
 # Time phrases that name when a ban takes effect or ends, not when it was announced.
 EFFECT_TIME = _rx(
     r"\b(?:from|until|till|by|starting|effective|through|before|à partir du|jusqu'au|"
-    r"ab dem|bis|hasta|fino al|entro il|até)\s+$"
+    r"ab dem|ab|bis|hasta|desde|a partir del?|fino al|entro il|da|a partire da|até)\s+$"
 )
 ALSO = _rx(r"\b(?:also|too|as well|joins?|joined|auch|aussi|también|anche|também)\b")
 MODAL = re.compile(

@@ -7,10 +7,12 @@ reporting the same ban are one event with forty sources, and one email.
 Rules, applied per situation with detections in announced_on order:
 
 - A detection joins the situation's latest event at or before its date when the action is the
-  same and no background mention records a different state in between (a ban lifted in
-  between makes a later ban a new event). A detection dated up to `JOIN_TOLERANCE_DAYS` before
-  the next event with the same action joins that one (outlets date the same news differently).
-  Otherwise it starts a new event.
+  same, its last source is at most `JOIN_WINDOW_DAYS` older, and no background mention records
+  a different state in between (a ban lifted in between makes a later ban a new event). A
+  detection dated up to `JOIN_TOLERANCE_DAYS` before the next event with the same action joins
+  that one (outlets date the same news differently). Otherwise it starts a new event.
+- A detection that does not state its scope continues the situation in force on its
+  (country, subdivision, app) (`inherit_scopes`): "lifts its ban" ends whatever ban there is.
 - Background detections (older events an article only recalls) become mentions. They never
   create an event or an alert, but they are evidence of prior states: a detection that only
   restates a state a mention already recorded more than `recency_days` earlier is recorded as
@@ -45,6 +47,9 @@ Holder = tuple[str, str, str]  # (country, subdivision or "", app): a situation 
 KnownState = tuple[str, str, str, dt.date, str]
 
 JOIN_TOLERANCE_DAYS = 7  # a source may date an event up to a week early and still join it
+# Coverage of a state continues an event while it is fresh: the same action on a situation
+# reported this long after the event's last source is a new step (a second bill, a new ban).
+JOIN_WINDOW_DAYS = 90
 INHERIT_BAN_DAYS = 30  # an unscoped ban this close to a scoped one is more coverage of it
 
 
@@ -112,6 +117,12 @@ class _Working:
     @property
     def date(self) -> dt.date:
         return self.event.announced_on or dt.date.min
+
+    @property
+    def last_reported(self) -> dt.date:
+        """The latest date any of its sources gives (the event's own date if none)."""
+        dates = [s.announced_on for s in self.sources.values() if s.announced_on]
+        return max([self.date, *dates])
 
 
 def event_id_for(situation: Situation, action: str, announced_on: dt.date) -> str:
@@ -188,7 +199,12 @@ def _find(
     timeline: list[_Working], mentions: list[EventState], date: dt.date, action: str
 ) -> _Working | None:
     prior = _prior(timeline, date, action)
-    if prior and prior.action == action and not _interrupted(mentions, prior.date, date, action):
+    if (
+        prior
+        and prior.action == action
+        and (date - prior.last_reported).days <= JOIN_WINDOW_DAYS
+        and not _interrupted(mentions, prior.date, date, action)
+    ):
         return prior
     later = next((w for w in timeline if w.date > date), None)
     if (
@@ -249,7 +265,9 @@ def inherit_scopes(
             )
     out = []
     for d in detections:
-        if d.background or d.scope_explicit or d.action == "proposed" or not d.announced_on:
+        # a lifting ends a ban in force whatever its wording says; a ban only when unscoped
+        unscoped = not d.scope_explicit or d.action == "lifted"
+        if d.background or not unscoped or d.action == "proposed" or not d.announced_on:
             out.append(d)
             continue
         others = [st for st in states.get(holder_of(d), ()) if st[4] != d.article_id]
