@@ -156,7 +156,7 @@ def country_name(alpha2: str) -> str:
 
 def subdivision_name(code: str) -> str:
     s = pycountry.subdivisions.get(code=code)
-    return re.sub(r"\s*\[.*?\]", "", s.name) if s else code
+    return _subdivision_display(s) if s else code
 
 
 @cache
@@ -206,6 +206,33 @@ def _countryinfo() -> dict[str, dict]:
             "capital": "" if fold(capital) in _AMBIGUOUS_CAPITALS else capital,
         }
     return found
+
+
+@cache
+def _subdivision_translations() -> list[gettext.NullTranslations]:
+    return [
+        gettext.translation("iso3166-2", pycountry.LOCALES_DIR, languages=[lang], fallback=True)
+        for lang in ("en", *TRANSLATION_LANGUAGES)
+    ]
+
+
+def _subdivision_display(s) -> str:
+    """The English name news uses ("Bavaria" for "Bayern"), else pycountry's own."""
+    display = _gazetteer().get("subdivision_display", {})
+    if s.code in display:
+        return display[s.code]
+    english = _subdivision_translations()[0].gettext(s.name)
+    return re.sub(r"\s*\[.*?\]", "", english)
+
+
+def _subdivision_forms(s) -> set[str]:
+    """A subdivision's own name, its bracketed alternative and its six-language translations."""
+    raw = {s.name, *(t.gettext(s.name) for t in _subdivision_translations())}
+    forms = set()
+    for name in raw:
+        forms.add(re.sub(r"\s*\[.*?\]", "", name))
+        forms.update(re.findall(r"\[(.*?)\]", name))
+    return {f.strip() for f in forms if f.strip() and "," not in f}
 
 
 @cache
@@ -276,24 +303,29 @@ def _names() -> dict[str, _Entry]:
         for s in pycountry.subdivisions.get(country_code=alpha2) or ():
             if alpha2 == "GB" and s.type not in ("Country", "Province", "Nation"):
                 continue  # UK: the four nations act, not counties
-            name = re.sub(r"\s*\[.*?\]", "", s.name)
-            # a capital used for the state ("Washington") keeps that meaning
-            seat = names.get(fold(name))
-            keep = seat is not None and seat.kind == "capital" and seat.country == alpha2
-            add(name, _Entry(name, alpha2, s.code, "subnational", "subdivision"), override=not keep)
+            if s.parent_code is not None:
+                continue  # districts and counties inside a state do not ban apps
+            name = _subdivision_display(s)
+            entry = _Entry(name, alpha2, s.code, "subnational", "subdivision")
+            for form in _subdivision_forms(s):
+                # a capital used for the state ("Washington", "Vienna") keeps that meaning
+                seat = names.get(fold(form))
+                keep = seat is not None and seat.kind == "capital" and seat.country == alpha2
+                add(form, entry, override=not keep)
     for alpha2 in sub["national_only"]:
         entry = _Entry(country_name(alpha2), alpha2, None, "national", "region")
         for s in pycountry.subdivisions.get(country_code=alpha2) or ():
             name = re.sub(r"\s*\[.*?\]", "", s.name)
             if fold(name) not in names:
                 add(name, entry)
-    for code, aliases in gaz["subdivision_aliases"].items():
-        name = subdivision_name(code)
-        for a in aliases:
-            kind = "subdivision" if a[0].isupper() and not a.endswith("ish") else "demonym"
-            if a in ("Welsh", "Scottish", "Texan", "Northern Irish"):
-                kind = "demonym"
-            add(a, _Entry(name, code[:2], code, "subnational", kind), override=True)
+    for table, kind in (
+        ("subdivision_aliases", "subdivision"),
+        ("subdivision_demonyms", "demonym"),
+    ):
+        for code, aliases in gaz[table].items():
+            name = subdivision_name(code)
+            for a in aliases:
+                add(a, _Entry(name, code[:2], code, "subnational", kind), override=True)
     return names
 
 

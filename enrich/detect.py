@@ -78,7 +78,9 @@ _COMPANY_NAMES = re.compile(
     r"Krafton|Oracle|Walmart|Wells Fargo|Citigroup|Goldman Sachs|JPMorgan|Bank of America|"
     r"Deutsche Bank|Stack Overflow|IBM|Intel|Nvidia|Sony|Nintendo|Netflix Inc)\b"
 )
-_WHERE_USERS = re.compile(r"^\s+(?:users|people|citizens|residents|players|gamers)\b")
+_WHERE_USERS = re.compile(
+    r"^\s+(?:users|people|citizens|residents|players|gamers|app stores?|stores|market)\b"
+)
 _FOLLOW_SUIT = re.compile(
     r"\b(?:followed suit|follow(?:s|ed)? suit|following suit|taken similar action|"
     r"done the same|did the same|tak(?:es|ing) the same step)\b",

@@ -31,7 +31,8 @@ BAN = _rx(
     r"[^.]{0,60}?\b(?:remov(?:e|ed|al)|delet(?:e|ed)|uninstall(?:ed)?|blocked|shut|suspended|"
     r"taken down|off|not to (?:use|install|download)|to (?:avoid|stop) using|"
     r"to refrain from)\b|"
-    r"remov(?:e|es|ed|ing)\b[^.]{0,40}?\bfrom (?:(?:the|its|their|all) )?"
+    r"(?:remov|wip|strip|purg)(?:e|es|ed|ing|s|ped|ping)?\b[^.]{0,40}?\bfrom "
+    r"(?:(?:the|its|their|all) )?"
     r"(?:app stores|stores|government|official|state|"
     r"work|federal|its|their|all)|"
     r"halt(?:s|ed)?|go(?:es)? dark|went dark|off-limits|slow(?:s|ed)? down|"
@@ -141,7 +142,8 @@ RETROSPECTIVE_HEADLINE = re.compile(
 )
 # The ban is asked for, argued for or denied, not ordered: no event from this sentence.
 CALL = _rx(
-    r"\b(?:should|ought to|must ban|urg(?:e|es|ed|ing)|call(?:s|ed|ing)? (?:for|on)|"
+    r"\b(?:should|ought to|must ban|urg(?:e|es|ed|ing)|call(?:s|ed|ing)? for|"
+    r"call(?:s|ed|ing)? on\b[^.]{0,40}?\bto\b|"
     r"ask(?:s|ed|ing)?|demand(?:s|ed|ing)?|petition(?:s|ed)?|appeal(?:s|ed)? to|"
     r"lobb(?:y|ies|ied)|campaign(?:s|ers|ing)?|argu(?:e|es|ed|ing)|opinion|columnist|"
     r"editorial|time to ban|wants? to ban|warn(?:s|ed|ing)?|final warning|"
@@ -228,7 +230,7 @@ COMPANY = _rx(
 # Words that make a sentence's ban a thing other than an app being restricted.
 NOT_APP_OBJECT = _rx(
     r"\b(?:accounts?|posts?|tweets|content|advertis\w*|ads|channels?|videos?|users?|"
-    r"exports?|imports?|sales?|chips?|phones in|mobile phones|cell ?phones|smartphones in|"
+    r"chips?|phones in|mobile phones|cell ?phones|smartphones in|"
     r"téléphones? portables?|handys? in|cellulari|celulares en)\b",
 )
 

@@ -56,3 +56,47 @@ def test_announced_on_is_resolved_against_publication(lead, expected):
 def test_effect_dates_are_not_announcement_dates():
     (d,) = news("Georgia's neighbour Armenia bans Telegram from July 1")
     assert d.announced_on == dt.date(2024, 6, 14)
+
+
+def test_moves_to_is_a_proposal_unless_the_lead_says_it_was_ordered():
+    (proposal,) = news("Peru moves to block Telegram")
+    assert proposal.action == "proposed"
+    (ordered,) = news(
+        "Peru moves to block Telegram",
+        "The telecoms regulator ordered operators on Wednesday to block the messaging app.",
+    )
+    assert ordered.action == "ban"
+
+
+@pytest.mark.parametrize(
+    ("title", "action"),
+    [
+        ("Ohio governor signs bill banning WeChat on state devices", "ban"),
+        ("Ohio lawmakers pass bill banning WeChat on state devices", "proposed"),
+        ("Court grants a stay of the Telegram ban in Peru", "lifted"),
+        ("Peru regulator reinstates its nationwide Telegram block", "ban"),
+        ("Peru drops its Telegram block after talks", "lifted"),
+        ("Viber available for download again in Peru", "lifted"),
+        ("Telegram returns to Peruvian app stores", "lifted"),
+        ("Peru's top court authorised Telegram to resume operations", "lifted"),
+    ],
+)
+def test_more_ways_of_saying_it(title, action):
+    (d,) = news(title)
+    assert d.action == action
+
+
+def test_a_participle_stating_another_step_is_its_own_clause():
+    found = detect_text(
+        "Peru regulator reinstates nationwide Telegram block",
+        "Peru's telecoms regulator ordered providers on Thursday to block Telegram across the "
+        "country once more, reinstating the ban lifted in March.",
+        PUB,
+    )
+    (ban,) = [d for d in found if not d.background]
+    assert (ban.action, ban.announced_on) == ("ban", dt.date(2024, 6, 13))
+
+
+def test_announcement_dates_in_other_forms():
+    (d,) = news("Peru blocks Telegram", "Peru's regulator blocked Telegram two days ago.")
+    assert d.announced_on == dt.date(2024, 6, 12)

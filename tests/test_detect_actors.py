@@ -67,3 +67,66 @@ def test_court_in_a_country_acts_nationally():
         "A judge in Spain told internet providers to cut off the messaging app on Friday.",
     )
     assert (d.country, d.subdivision, d.level) == ("ES", None, "national")
+
+
+@pytest.mark.parametrize(
+    ("title", "country"),
+    [
+        # demonyms and capitals of countries outside the hand lists come from countryinfo
+        ("Uzbek authorities block Telegram over fraud channels", "UZ"),
+        ("Tajik regulator cuts off access to Signal", "TJ"),
+        ("Bishkek cuts access to the messaging app Viber", "KG"),
+        ("Moldovan government orders Telegram blocked", "MD"),
+    ],
+)
+def test_demonyms_and_capitals_of_every_country(title, country):
+    (d,) = news(title)
+    assert d.country == country
+
+
+def test_washington_alone_is_the_federal_government():
+    (federal,) = news("Washington bars WeChat from federal phones")
+    assert (federal.country, federal.subdivision) == ("US", None)
+    (state,) = news("Washington state bans WeChat on state devices")
+    assert (state.country, state.subdivision) == ("US", "US-WA")
+
+
+def test_a_place_named_with_its_body_acts_even_after_of():
+    (d,) = news(
+        "Senators table bill to ban Telegram",
+        "A group of Kenyan senators on Thursday tabled a bill that would ban the messaging "
+        "app Telegram, citing its use by extremist groups in neighbouring countries.",
+    )
+    assert (d.country, d.action, d.body) == ("KE", "proposed", "")
+
+
+def test_an_overseas_territory_is_its_sovereign_acting_on_part_of_it():
+    (d,) = news("France blocks Telegram in French Polynesia during unrest")
+    assert (d.country, d.jurisdiction, d.scope) == ("FR", "France", "other")
+
+
+def test_a_vague_national_actor_takes_the_region_the_lead_names():
+    (d,) = news(
+        "German watchdog orders Telegram to stop processing users' data",
+        "Bavaria's data protection commissioner issued the three-month order on Tuesday, "
+        "saying the messenger had no legal basis for sharing contacts with advertisers.",
+    )
+    assert (d.country, d.subdivision, d.scope) == ("DE", "DE-BY", "other")
+
+
+def test_a_statewide_step_belongs_to_the_state_the_article_is_about():
+    (d,) = news(
+        "Governor signs statewide ban on WeChat",
+        "The law takes effect in January. Civil liberties groups said they would challenge "
+        "it on behalf of Ohio residents who use the messaging app to reach relatives abroad.",
+    )
+    assert (d.country, d.subdivision, d.action) == ("US", "US-OH", "ban")
+
+
+def test_a_domestic_story_without_its_country_takes_the_place_it_names():
+    (d,) = news(
+        "Ministers told to wipe WeChat from official phones",
+        "The instruction went out to every department on Monday. IT teams across Whitehall "
+        "were checking handsets remotely.",
+    )
+    assert (d.country, d.scope) == ("GB", "government_devices")

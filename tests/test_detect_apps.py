@@ -63,3 +63,45 @@ def test_extra_catalogue_file_is_merged(tmp_path):
     (d,) = news("Tajikistan blocks Zangi Messenger", catalogue=cat)
     assert d.app == "Zangi"
     assert cat.canonical("Twitter") == "X"  # the built-in entries stay
+
+
+def test_an_app_outside_the_catalogue_named_as_the_object():
+    (d,) = news(
+        "Ghana blocks Zangi over scam calls",
+        "The communications regulator said the messaging app had ignored requests to verify "
+        "its users.",
+    )
+    assert (d.country, d.app, d.action) == ("GH", "Zangi", "ban")
+    assert d.confidence < 0.99  # outside the catalogue: less sure than a known app
+
+
+def test_owners_and_hardware_are_not_apps_outside_the_catalogue():
+    assert (
+        news(
+            "Peru bans Acme chips from state contracts",
+            "The ministry said the company's hardware posed a risk to the network.",
+        )
+        == []
+    )
+
+
+def test_a_multi_app_step_is_filed_under_the_app_the_article_is_about():
+    (d,) = news(
+        "India's finance ministry tells staff not to use Kimi and DeepSeek on work laptops",
+        "The finance ministry's note singles out DeepSeek, whose data practices regulators in "
+        "several countries are reviewing. DeepSeek did not comment.",
+    )
+    assert (d.app, d.scope) == ("DeepSeek", "government_devices")
+
+
+def test_a_category_resolves_to_the_platform_the_article_names():
+    (d,) = news(
+        "Gabon suspends social media until further notice",
+        "Users said TikTok, Facebook and WhatsApp stopped loading across the country after "
+        "the communications ministry ordered operators to cut access on Sunday.",
+    )
+    assert (d.country, d.app, d.scope) == ("GA", "TikTok", "nationwide")
+
+
+def test_a_bill_named_in_capitals_is_not_an_action():
+    assert news("White House backs the RESTRICT Act in principle") == []

@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+import pytest
+
 from enrich.detect import detect_text
 
 PUB = dt.datetime(2024, 6, 14, 9, 0, tzinfo=dt.UTC)
@@ -53,3 +55,24 @@ def test_same_country_body_acting_on_its_own_is_news():
     )
     news = {(d.country, d.body) for d in found if not d.background}
     assert ("CA", "") in news
+
+
+def test_a_lead_dating_the_old_ban_keeps_todays_lifting_news():
+    found = detect_text(
+        "Peru lifts ban on Telegram",
+        "Peru's government lifted its ban on Telegram nine months after it was blocked.",
+        PUB,
+    )
+    assert [(d.action, d.background) for d in found if not d.background] == [("lifted", False)]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Five years since Peru's Telegram block",
+        "Opinion: Peru's Telegram ban was a mistake",
+        "Commento: il blocco di Telegram in Perù non basta",
+    ],
+)
+def test_look_backs_and_opinions_are_not_news(title):
+    assert [d for d in detect_text(title, "", PUB) if not d.background] == []

@@ -50,3 +50,15 @@ def test_batch_counts_and_min_confidence():
     assert counts["articles"] == 2 and counts["with_events"] == 1
     found, counts = detect_ban_events(articles, min_confidence=1.0)
     assert found == [] and counts["dropped"] == 1
+
+
+@pytest.mark.parametrize(
+    ("title", "lead"),
+    [
+        ("Telegram founder charged in Peru, barred from leaving", ""),
+        ("Canada bars ZTE from 5G networks", "The vendor's equipment must be removed by 2027."),
+        ("London lender bans WhatsApp for client business", "The bank cited US fines."),
+    ],
+)
+def test_more_look_alikes_are_not_events(title, lead):
+    assert [d for d in detect_text(title, lead, PUB) if not d.background] == []

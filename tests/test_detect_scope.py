@@ -39,3 +39,35 @@ def test_scope_stated_in_the_lead_applies_to_the_headline_event():
         "phones and laptops within a week.",
     )
     assert [(d.country, d.scope) for d in found] == [("SK", "government_devices")]
+
+
+@pytest.mark.parametrize(
+    ("title", "lead", "scope"),
+    [
+        # a data-protection authority's order is "other", even when the app leaves the stores
+        (
+            "Data protection authority orders Replika off app stores in Spain",
+            "",
+            "other",
+        ),
+        ("Russia restricts voice calls on WhatsApp", "", "other"),
+        ("Regulator suspends new downloads of DeepSeek in Chile", "", "other"),
+        ("Myanmar orders telecoms operators to block Facebook", "", "nationwide"),
+        ("Peru's finance ministry tells staff not to use DeepSeek on office computers", "", None),
+    ],
+)
+def test_more_scopes(title, lead, scope):
+    (d,) = news(title, lead)
+    if scope is None:
+        assert d.scope == "government_devices" and d.action == "ban"
+    else:
+        assert d.scope == scope
+
+
+def test_a_lead_recalling_an_older_scope_does_not_set_todays():
+    (d,) = news(
+        "US bans sales of Kaspersky antivirus software",
+        "The Commerce Department said on Thursday that sales would end in July. Federal "
+        "agencies were ordered to remove Kaspersky products in 2017.",
+    )
+    assert (d.scope, d.action) == ("nationwide", "ban")
