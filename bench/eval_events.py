@@ -67,6 +67,7 @@ def article_mode(
             _published(row),
             article_id=row["item_id"],
             catalogue=catalogue,
+            language=row["lang"],
         )
         detections += [d for d in found if d.confidence >= min_confidence]
     detections = inherit_scopes(detections, {})

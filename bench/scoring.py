@@ -205,16 +205,17 @@ def score(
     `in_catalogue` the canonical app names of the built-in catalogue.
     """
     catalogue = set(in_catalogue)
-    pairs: list[tuple[int, int, int]] = []
+    pairs: list[tuple[int, int, int, int]] = []
     for pi, p in enumerate(predicted):
         for gi, g in enumerate(gold):
             if p.key == g.key:
                 gap = abs((p.announced_on - g.announced_on).days) if p.announced_on else 10_000
-                pairs.append((gap, pi, gi))
+                # equal dates (two EU institutions the same day): shared articles decide
+                pairs.append((gap, -len(p.article_ids & g.article_ids), pi, gi))
     pairs.sort()
     matched_p: dict[int, int] = {}
     matched_g: dict[int, int] = {}
-    for _gap, pi, gi in pairs:
+    for _gap, _shared, pi, gi in pairs:
         if pi in matched_p or gi in matched_g:
             continue
         matched_p[pi] = gi

@@ -33,6 +33,9 @@ _BODY_NOUNS: tuple[tuple[str, str], ...] = (
         r"data[- ]protection (?:authority|agency|commissioner|regulator|watchdog)|"
         r"privacy (?:watchdog|regulator|authority|commissioner)|data regulator|"
         r"Datenschützer|Datenschutzbeauftragte[rn]?|Datenschutzbehörde|Garante(?: privacy)?|"
+        r"(?:Agencia|Autoridade|Autorité|Autorità|Comisión|Commission)?[^.]{0,20}?"
+        r"(?:Protección de Datos|Proteção de Dados|protezione dei dati|protection des données)|"
+        r"Beauftragte für Datenschutz|Personal Information Protection Commission|"
         r"Garante per la protezione dei dati personali",
         "dpa",
     ),

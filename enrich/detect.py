@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 from banwatch.records import Article, Detection
 from enrich import lexicon as lx
-from enrich.actors import ActorMention, find_actors
+from enrich.actors import ActorMention, country_name, find_actors
 from enrich.apps import AppCatalogue, AppMention, default_catalogue, name_near_action
 from enrich.dates import find_times
 
@@ -157,6 +157,7 @@ def detect_text(
     *,
     article_id: str = "",
     catalogue: AppCatalogue | None = None,
+    language: str | None = None,
 ) -> list[Detection]:
     """Every ban event an article states, new ones first, recalled ones as `background`."""
     catalogue = catalogue or default_catalogue()
@@ -165,7 +166,7 @@ def detect_text(
     sentences += split_sentences(text)[:MAX_SENTENCES]
     if not title or not title.strip():
         sentences.insert(0, "")
-    ctx = _context(sentences, catalogue)
+    ctx = _context(sentences, catalogue, language)
     candidates: list[_Candidate] = []
     for i, sentence in enumerate(sentences):
         if not sentence:
@@ -207,6 +208,7 @@ def detect_ban_events(
                 article.published_at or article.fetched_at,
                 article_id=article.article_id,
                 catalogue=catalogue,
+                language=article.language,
             )
         except Exception:  # one odd page must not stop the batch
             logger.exception("detection failed for article %s", article.article_id)
@@ -571,7 +573,14 @@ def _scope(clause: str, actor: _Actor, body_kinds: set[str]) -> tuple[str, bool]
 # --- the article as a whole --------------------------------------------------------------------
 
 
-def _context(sentences: list[str], catalogue: AppCatalogue) -> _Context:
+# The home state of a language's press: a French article saying only "l'État interdit ..." is
+# about France. A weak prior, used only when the title and lead name no acting place at all.
+_HOME_COUNTRY = {"fr": "FR", "de": "DE", "it": "IT", "es": "ES", "pt": "BR"}
+
+
+def _context(
+    sentences: list[str], catalogue: AppCatalogue, language: str | None = None
+) -> _Context:
     """The article's main app and actor: first named in the title, else in the lead."""
     ctx = _Context()
     lead = sentences[:4]
@@ -585,7 +594,8 @@ def _context(sentences: list[str], catalogue: AppCatalogue) -> _Context:
         named = [a for a in catalogue.find(s) if not a.generic]
         if named and not ctx.app:
             ctx.app = named[0].app
-        if ctx.actor is None:
+        if ctx.actor is None and not lx.BACKGROUND.search(s):
+            # a sentence recalling other countries' bans does not say who acts today
             for a in find_actors(s):
                 if a.kind == "body" and not a.country:
                     continue
@@ -599,6 +609,17 @@ def _context(sentences: list[str], catalogue: AppCatalogue) -> _Context:
         unknown = found and name_near_action(sentences[0], found[1].start(), found[1].end())
         if unknown:
             ctx.app, ctx.app_in_catalogue = unknown.app, False
+    home = _HOME_COUNTRY.get((language or "")[:2].lower())
+    if (
+        ctx.actor is None
+        and home
+        and any(
+            a.kind == "body" and a.body not in ("leader", "police")
+            for s in sentences[:2]
+            for a in find_actors(s)
+        )
+    ):
+        ctx.actor = _Actor(country_name(home), home, None, "national", "", False, "government")
     if ctx.actor is None:
         # A domestic story may never name its country as an actor ("IT teams across
         # Whitehall"): the first place it names at all is the best guess.

@@ -41,13 +41,14 @@ BAN = _rx(
     r"\b(?:ban|block|blocking|suspension|prohibition|restriction|shutdown|blackout)\b",
     # German
     r"\b(?:verbiet\w*|verbot\w*|Verbot\w*|verbann\w*|sperr\w*|Sperr\w*|untersag\w*|blockier\w*|"
-    r"Blockade|entfern\w*)\b",
+    r"Blockade|entfern\w*|aussetz\w*|auszusetzen|Aussetzung|abgeschaltet|abschalt\w*)\b",
     # French
     r"\b(?:interdi[rt]\w*|bann[iî]\w*|bloqu\w*|suspend\w*|suspension|interdiction|"
     r"restreint|coup\w* l'acc[eè]s)\b",
     # Spanish / Portuguese
     r"\b(?:proh[ií]b\w*|bloque\w*|veta\w*|vet[oó]|prohibici[oó]n|suspend\w*|"
-    r"pro[ií]b\w*|bloqueio|bloqueia\w*|bane\w*|tirar do ar|tira do ar|fora do ar)\b",
+    r"pro[ií]b\w*|bloqueio|bloqueia\w*|bane\w*|tirar do ar|tira do ar|fora do ar|"
+    r"suspens[ãaiã]\w*|fren[ao]\w*)\b",
     # Italian
     r"\b(?:viet\w*|divieto|blocc\w*|sospe\w*|stop|fermat\w*|limitazione)\b",
 )
@@ -74,6 +75,7 @@ LIFT = _rx(
     r"de nouveau (?:disponible|accessible)|levant\w*|levanta\w*|restablec\w*|"
     r"de nuevo disponible|revoca\w*|torna(?:to)? disponibile|riattiv\w*|sblocc\w*|"
     r"di nuovo disponibile|volta a funcionar|voltou|restabelec\w*|libera\w*|desbloque\w*|"
+    r"revog\w*|derrub\w*|anula\w*|"
     r"autoriz\w* o retorno|retorno d[oa])\b",
 )
 PROPOSE = _rx(
@@ -180,6 +182,8 @@ GOV_DEVICES = _rx(
     r"Beamte\w*|Behörden|Bundesbehörden|Mitarbeiter\w*|"
     r"t[ée]l[ée]phones? (?:professionnels?|de service|du gouvernement|gouvernementaux)|"
     r"appareils? (?:professionnels?|de service|gouvernementaux)|cellulaires du gouvernement|"
+    r"appareils? (?:mobiles )?(?:du gouvernement|de l'[ÉE]tat|fédéraux|qu'il fournit|fournis)|"
+    r"(?:à|aux) (?:ses |leurs )?(?:employés|fonctionnaires|agents)|"
     r"fonctionnaires|agents (?:publics|de l'[ÉE]tat)|(?:l'|les |aux )administrations?|"
     r"dispositivos (?:oficiales|gubernamentales|del gobierno|oficiais|do governo)|"
     r"funcionarios|funcionários|servidores públicos|celulares do governo|"
@@ -194,6 +198,9 @@ OTHER_SCOPE = _rx(
     r"(?:voice|video|phone|audio) calls|calls (?:over|on|via|through)|features?|rewards?|"
     r"programmes?|functions?|"
     r"(?:suspen\w*|halt\w*|paus\w*)\b[^.]{0,20}?\bnew downloads|new downloads|"
+    r"(?:sospe\w*|suspen\w*|aussetz\w*|ausgesetzt)\b[^.]{0,20}?\b(?:i |dei |der |des |de )?"
+    r"(?:nuovi |neue[rn]? |nouveaux |nuevas |novos )?(?:download|Downloads|téléchargements|"
+    r"descargas)|"
     r"data collection|(?:iris|eyeball)[- ]scann\w*|biometric|"
     r"Digital Services Act|DSA|interim measures)\b",
     r"\b(?:trattamento (?:dei|di) dati|limitazione (?:provvisoria )?del trattamento|"

@@ -218,7 +218,12 @@ def _find(
 
 
 def _restates_old_mention(
-    mentions: list[EventState], timeline: list[_Working], d: Detection, date: dt.date, days: int
+    mentions: list[EventState],
+    timeline: list[_Working],
+    d: Detection,
+    date: dt.date,
+    days: int,
+    seen_at: Mapping[str, dt.datetime],
 ) -> bool:
     """Is the latest known state before `date` another article's mention of this state, long ago?
 
@@ -227,10 +232,17 @@ def _restates_old_mention(
     other articles recall as years old is not.
     """
     event = object()  # marks an event among the states
+    own_seen = seen_at.get(d.article_id)
+
+    def known_before(m: EventState) -> bool:
+        # a mention from an article seen later (later in a backfill batch) was not known yet
+        seen = seen_at.get(m.article_id)
+        return seen is None or own_seen is None or seen <= own_seen
+
     states: list[tuple[dt.date, str, object]] = [
         (m.announced_on, m.action, m.article_id)
         for m in mentions
-        if m.announced_on and m.announced_on <= date
+        if m.announced_on and m.announced_on <= date and known_before(m)
     ]
     states += [(w.date, w.action, event) for w in timeline if w.date <= date]
     if not states:
@@ -362,7 +374,9 @@ def resolve_events(
                 ),
                 {},
                 is_new=True,
-                force_historical=_restates_old_mention(known, timeline, d, date, recency_days),
+                force_historical=_restates_old_mention(
+                    known, timeline, d, date, recency_days, seen_at
+                ),
             )
             timeline.append(target)
             timeline.sort(key=lambda w: (w.date, w.event.event_id))
