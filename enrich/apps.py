@@ -69,7 +69,13 @@ _NOT_NAMES = frozenset(
 # A capitalised name right after an action verb ("Jordan blocks Tango"), or right before a
 # ban noun ("lifts Tango ban"): an app outside the catalogue, if the article calls it one.
 _NAME = r"(?:[A-Z][\w.+&'-]*|[a-z]+[A-Z][\w.+-]*)(?:\s+(?:[A-Z][\w.+-]*|\d+)){0,2}"
-_NAME_AFTER = re.compile(rf"^\s+(?:(?:the|its|access to|on|of)\s+)?(?P<name>{_NAME})")
+_NAME_AFTER = re.compile(
+    r"^\s+(?:[a-z]+\s+){0,2}?(?:from\s+(?:having|using|installing|downloading|accessing)\s+)?"
+    r"(?:(?:the|its|access to|on|of)\s+)?(?:(?:web|mobile|desktop|online)\s+version\s+of\s+)?"
+    rf"(?P<name>{_NAME})"
+)
+# "ChatGPT", "WeChat", "TikTok": a capital inside a word marks a product name
+CAMEL = re.compile(r"^[A-Za-z]+[a-z][A-Z]\w*$|^[A-Z][a-z]+[A-Z][A-Za-z]*$")
 _NAME_BEFORE = re.compile(rf"(?P<name>{_NAME})(?:'s?|’s?)?\s+$")
 _NOT_APP_AFTER = re.compile(
     r"^(?:'s|’s|\s+(?:chips?|semiconductors?|products?|hardware|equipment|components?|"

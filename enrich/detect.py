@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from banwatch.records import Article, Detection
 from enrich import lexicon as lx
 from enrich.actors import ActorMention, country_name, find_actors
-from enrich.apps import AppCatalogue, AppMention, default_catalogue, name_near_action
+from enrich.apps import CAMEL, AppCatalogue, AppMention, default_catalogue, name_near_action
 from enrich.dates import find_times
 
 logger = logging.getLogger(__name__)
@@ -392,11 +392,16 @@ def _choose_app(
         return chosen.app, True, chosen.in_catalogue
     if any(a.generic for a in apps) and ctx.app:
         return ctx.app, False, ctx.app_in_catalogue
-    if ctx.calls_app:
-        # an app outside the catalogue, named as the object: "Jordan blocks Tango"
-        unknown = name_near_action(clause, trig.start(), trig.end())
-        if unknown is not None:
-            return unknown.app, True, False
+    # an app outside the catalogue, named as the object: "Jordan blocks Tango", when the article
+    # calls it an app, the step is about devices or app stores, or the name is a product's
+    unknown = name_near_action(clause, trig.start(), trig.end())
+    if unknown is not None and (
+        ctx.calls_app
+        or lx.GOV_DEVICES.search(clause)
+        or re.search(r"\bapp ?stores?\b|\bdownload|\bversion of\b", clause, re.I)
+        or CAMEL.match(unknown.app)
+    ):
+        return unknown.app, True, False
     return "", False, False
 
 

@@ -105,3 +105,12 @@ def test_a_category_resolves_to_the_platform_the_article_names():
 
 def test_a_bill_named_in_capitals_is_not_an_action():
     assert news("White House backs the RESTRICT Act in principle") == []
+
+
+def test_an_unknown_product_name_or_a_device_ban_is_enough_to_call_it_an_app():
+    (camel,) = news("Regulator in Peru blocks ZapChat over fraud")
+    assert (camel.country, camel.app) == ("PE", "ZapChat")
+    (devices,) = news("Norway bars ministers from having Zangi on work phones")
+    assert (devices.app, devices.scope) == ("Zangi", "government_devices")
+    (web,) = news("Peru blocks the web version of Zangi")
+    assert web.app == "Zangi"
