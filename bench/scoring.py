@@ -128,7 +128,12 @@ class Report:
             "recall by language: "
             + ", ".join(f"{k} {h}/{n}" for k, (h, n) in sorted(self.recall_by_language.items())),
             "recall on apps outside the catalogue: "
-            f"{self.outside_catalogue_recall[0]}/{self.outside_catalogue_recall[1]}",
+            f"{self.outside_catalogue_recall[0]}/{self.outside_catalogue_recall[1]}"
+            + (
+                " (every gold app is catalogued; --outside leaves each out in turn)"
+                if not self.outside_catalogue_recall[1]
+                else ""
+            ),
             "precision by confidence band: "
             + ", ".join(f"{k} {c}/{n}" for k, (c, n) in self.precision_by_band.items()),
         ]

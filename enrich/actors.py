@@ -32,6 +32,7 @@ _BODY_NOUNS: tuple[tuple[str, str], ...] = (
     (
         r"data[- ]protection (?:authority|agency|commissioner|regulator|watchdog)|"
         r"privacy (?:watchdog|regulator|authority|commissioner)|data regulator|"
+        r"data (?:protection )?(?:watchdog|supervisor|board)|"
         r"Datenschützer|Datenschutzbeauftragte[rn]?|Datenschutzbehörde|Garante(?: privacy)?|"
         r"(?:Agencia|Autoridade|Autorité|Autorità|Comisión|Commission)?[^.]{0,20}?"
         r"(?:Protección de Datos|Proteção de Dados|protezione dei dati|protection des données)|"
@@ -48,7 +49,9 @@ _BODY_NOUNS: tuple[tuple[str, str], ...] = (
     (r"(?:defen[cs]e|armed forces|army|military) (?:ministry|department|minister)", "military"),
     (
         r"ministry of defen[cs]e|defen[cs]e ministry|armed forces|military|army|navy|"
-        r"Verteidigungsministerium|Bundeswehr|forces armées|armée",
+        r"soldiers|troops|service members|servicemen|"
+        r"Verteidigungsministerium|Bundeswehr|Armee|Streitkräfte|Bundesheer|forces armées|armée|"
+        r"esercito|ejército|exército|Forças Armadas|Fuerzas Armadas",
         "military",
     ),
     (
@@ -316,11 +319,12 @@ def _names() -> dict[str, _Entry]:
                 keep = seat is not None and seat.kind == "capital" and seat.country == alpha2
                 add(form, entry, override=not keep)
     for alpha2 in sub["national_only"]:
-        entry = _Entry(country_name(alpha2), alpha2, None, "national", "region")
         for s in pycountry.subdivisions.get(country_code=alpha2) or ():
-            name = re.sub(r"\s*\[.*?\]", "", s.name)
-            if fold(name) not in names:
-                add(name, entry)
+            # the code rides along: a state government acting is sub-national, a court is not
+            entry = _Entry(country_name(alpha2), alpha2, s.code, "national", "region")
+            for form in _subdivision_forms(s):
+                if fold(form) not in names:
+                    add(form, entry)
     for table, kind in (
         ("subdivision_aliases", "subdivision"),
         ("subdivision_demonyms", "demonym"),

@@ -221,6 +221,8 @@ def name_near_action(clause: str, start: int, end: int) -> AppMention | None:
         name = _clean_name(m.group("name"))
         if len(name) < 2 or find_actors(name) or name.lower() == name:
             continue
+        if re.search(r"(?:'s|’s)\b", name):
+            continue  # "Microsoft's AI assistant": the owner, not the app's name
         rest = clause[offset + m.start("name") + len(name) :]
         if name.endswith(("'s", "’s")) or _NOT_APP_AFTER.match(rest):
             continue  # "OpenAI's chatbot" (an owner), "Micron chips" (hardware)

@@ -41,7 +41,11 @@ def story_signature(title: str, text: str) -> Signature:
 
     first = text.strip().split(". ", 1)[0][:400]
     head = f"{title}. {first}"
-    places = frozenset(a.subdivision or a.country for a in find_actors(head) if a.country)
+    places = frozenset(
+        (a.subdivision if a.level == "subnational" else None) or a.country
+        for a in find_actors(head)
+        if a.country
+    )
     apps = frozenset(m.app for m in default_catalogue().find(head) if not m.generic)
     return places, apps
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 from banwatch.records import Article, Detection
 from enrich import lexicon as lx
-from enrich.actors import ActorMention, country_name, find_actors
+from enrich.actors import ActorMention, country_name, find_actors, subdivision_name
 from enrich.apps import CAMEL, AppCatalogue, AppMention, default_catalogue, name_near_action
 from enrich.dates import find_times
 
@@ -68,7 +68,8 @@ _OWNER_AFTER = re.compile(
 )
 _NOT_ACTOR_BEFORE = re.compile(
     r"\b(?:outside|from|with|against|than|over|about|to|towards|into|between|for|of|by|"
-    r"ties to|linked to|owned by|based in|across|throughout|including|such as|like|"
+    r"ties to|linked to|owned by|based in|listed in|traded in|headquartered in|incorporated in|"
+    r"registered in|across|throughout|including|such as|like|"
     r"hostile|rival|de|du|des|aus|von|da|dal|della|del)\s+(?:the\s+)?$",
     re.IGNORECASE,
 )
@@ -311,6 +312,8 @@ def _read_clause(
     if action != "lifted" and not gov_before and not passive:
         if any(a.end <= trig.start() for a in named_apps) or _COMPANY_NAMES.search(head):
             return None
+        if any(a.generic and a.start <= 4 for a in apps) and a_says(head):
+            return None  # "The social network said it would stop serving ...": the app acts
         if lx.COMPANY.search(head):
             return None
     company = lx.COMPANY.search(clause)
@@ -326,8 +329,9 @@ def _read_clause(
     if not app:
         return None
     tail = clause[trig.end() : trig.end() + 30]
-    if lx.NOT_APP_OBJECT.match(tail.lstrip()):
-        return None
+    data_stop = re.search(r"(?:processing|collecting|using)$", trig.group(0))
+    if lx.NOT_APP_OBJECT.match(tail.lstrip()) and not data_stop:
+        return None  # "blocks accounts", "bans videos"; but "stop processing users' data"
     trade = re.match(r"^\s*(?:the\s+)?(?:sales?|exports?|imports?)\b(?:\s+of)?", tail, re.I)
     if trade and not any(0 <= a.start - (trig.end() + trade.end()) <= 12 for a in named_apps):
         return None  # the sale of chips; but "bans sales of Kaspersky antivirus" is the app
@@ -405,6 +409,11 @@ def _choose_app(
     return "", False, False
 
 
+def a_says(head: str) -> bool:
+    """The clause's subject speaks for itself ("The social network said it would ...")."""
+    return bool(re.search(r"\b(?:said|says|announced|decided)\b[^.]{0,20}?\b(?:it|its)\b", head))
+
+
 def _most_prominent(clause: str, apps: list[AppMention], ctx: _Context) -> AppMention:
     """A multi-app action ("tells staff not to use ChatGPT, DeepSeek") is filed under the app
     the article is most about: the one it names most often, else the first listed."""
@@ -463,6 +472,15 @@ def _actor_of(m: ActorMention, body_kind: str, explicit: bool = True) -> _Actor:
     elif body_kind in _GOV_DEVICE_BODIES:
         body = {"parliament": "Parliament", "military": "Ministry of Defence"}[body_kind]
     kind = m.body if m.kind == "body" else body_kind
+    if m.kind == "region":
+        # In IN, PK, BR, ID, NG a state's courts act for the country ("Madras High Court bans
+        # TikTok" is India's ban), but its own government acts for the state alone.
+        if body_kind in ("government", "ministry", "police", "leader") and m.subdivision:
+            name = subdivision_name(m.subdivision)
+            return _Actor(
+                name, m.country, m.subdivision, "subnational", "", explicit, kind, "region"
+            )
+        return _Actor(m.jurisdiction, m.country, None, m.level, body, explicit, kind, m.kind)
     return _Actor(m.jurisdiction, m.country, m.subdivision, m.level, body, explicit, kind, m.kind)
 
 
@@ -570,7 +588,9 @@ def _scope(clause: str, actor: _Actor, body_kinds: set[str]) -> tuple[str, bool]
         return "other", True
     if lx.NATIONWIDE.search(clause):
         return "nationwide", True
-    if actor.body or actor.level == "supranational":
+    if actor.level == "supranational" or actor.body == "Ministry of Defence":
+        # an EU institution or an army acting alone restricts its own staff's devices; a
+        # parliament voting on a ban legislates for everyone
         return "government_devices", False
     return "nationwide", False
 

@@ -24,19 +24,23 @@ BAN = _rx(
     r"prohibit(?:s|ed|ing)?|forbid(?:s|den|ding)?|forbade|outlaw(?:s|ed|ing)?|"
     r"suspend(?:s|ed|ing)?|restrict(?:s|ed|ing)?|throttl(?:e|es|ed|ing)|"
     r"purg(?:e|es|ed|ing)|censor(?:s|ed)|blacklist(?:s|ed)?|delist(?:s|ed)?|"
-    r"phas(?:e|es|ed|ing) out|shut(?:s|ting)? (?:down|off|out)|cut(?:s|ting)? (?:off|access)|"
+    r"phas(?:e|es|ed|ing) out|shut(?:s|ting)?\b[^.]{0,25}?\b(?:down|off|out)\b|"
+    r"cut(?:s|ting)? (?:off|access)|cut(?:s|ting)?(?= (?:off )?(?:access to )?[A-Z])|"
     r"pull(?:s|ed|ing)? the plug|pull(?:s|ed|ing)?\b[^.]{0,40}?\b(?:offline|off|from)|"
     r"knock(?:s|ed)?\b[^.]{0,30}?\boffline|tak(?:e|es|en|ing)\b[^.]{0,30}?\b(?:offline|down)|"
     r"(?:order(?:s|ed)?|direct(?:s|ed)?|tell(?:s)?|told|instruct(?:s|ed)?|advis(?:es|ed))\b"
     r"[^.]{0,60}?\b(?:remov(?:e|ed|al)|delet(?:e|ed)|uninstall(?:ed)?|blocked|shut|suspended|"
     r"taken down|off|not to (?:use|install|download)|to (?:avoid|stop) using|"
-    r"to refrain from)\b|"
+    r"to refrain from|to (?:drop|abandon|ditch|replace|swap)|d'abandonner|de (?:supprimer|"
+    r"désinstaller|remplacer))\b|"
     r"(?:remov|wip|strip|purg)(?:e|es|ed|ing|s|ped|ping)?\b[^.]{0,40}?\bfrom "
     r"(?:(?:the|its|their|all) )?"
     r"(?:app stores|stores|government|official|state|"
     r"work|federal|its|their|all)|"
     r"halt(?:s|ed)?|go(?:es)? dark|went dark|off-limits|slow(?:s|ed)? down|"
-    r"no longer (?:be )?(?:permitted|allowed))\b",
+    r"no longer (?:be )?(?:permitted|allowed)|"
+    r"(?:stop|stops|cease|ceases|halt|halts) (?:using|processing|collecting)|"
+    r"to (?:stop|cease|halt) (?:using|processing|collecting))\b",
     # English nouns
     r"\b(?:ban|block|blocking|suspension|prohibition|restriction|shutdown|blackout)\b",
     # German
@@ -50,12 +54,13 @@ BAN = _rx(
     r"pro[ií]b\w*|bloqueio|bloqueia\w*|bane\w*|tirar do ar|tira do ar|fora do ar|"
     r"suspens[ãaiã]\w*|fren[ao]\w*)\b",
     # Italian
-    r"\b(?:viet\w*|divieto|blocc\w*|sospe\w*|stop|fermat\w*|limitazione)\b",
+    r"\b(?:viet(?:a|are|ato|ata|ati|ate|ano|ando|o)|divieto|blocc\w*|sospe\w*|"
+    r"stop a(?:l|ll')?|fermat\w*|limitazione)\b",
 )
 LIFT = _rx(
     r"\b(?:lift(?:s|ed|ing)?|unblock(?:s|ed|ing)?|restor(?:e|es|ed|ing)|reinstat(?:e|es|ed)|"
     r"overturn(?:s|ed)?|str(?:ike|ikes|uck) down|revok(?:e|es|ed)|rescind(?:s|ed)?|"
-    r"revers(?:e|es|ed) (?:its|the) (?:ban|block|order|decision)|"
+    r"revers(?:e|es|ed|ing)\b[^.]{0,30}?\b(?:ban|block|order|decision|suspension)|"
     r"(?:is|are|was|comes?|came|goes|went|now) back|back (?:in|on|for|online)|"
     r"cleared to|approv\w* (?:the |its )?return|lets?\b[^.]{0,40}?\b(?:back|again|return|resume)|"
     r"re-?enabled?|resum(?:e|es|ed)|available\b[^.]{0,25}?\bagain|reprieve|"
@@ -82,6 +87,7 @@ PROPOSE = _rx(
     r"\b(?:bill|bills|draft law|legislation that would|proposals?|propos(?:e|es|ed|ing)|"
     r"plan(?:s|ned)? to|planning to|consider(?:s|ed|ing)?|weigh(?:s|ed|ing)?|mull(?:s|ed|ing)?|"
     r"threat(?:en|ens|ened)|moves? to(?:wards?)?|moving to|seeks? to|pushes to|"
+    r"float(?:s|ed|ing)|backs|backed|endors(?:es|ed)|"
     r"(?:lawmakers|legislators|legislature|senate|house|assembly) (?:pass|passes|passed|"
     r"approv\w*|vot\w*)|go further|extend(?:ing)? (?:the|its) ban|"
     r"heads? to (?:the )?governor|awaits? (?:the )?governor|discourag(?:e|es|ed|ing))\b",
@@ -138,6 +144,12 @@ RETROSPECTIVE_HEADLINE = re.compile(
     r"^(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d+) (?:years|months) "
     r"(?:of|after|on|since)\b|a (?:year|decade) (?:after|of|on|since)\b|"
     # an opinion or analysis label: "Commento: ...", "Opinion | ..."
+    r"(?:un|una|uno|um|uma|ein|eine|one|dos|due|zwei|deux|two|tres|tre|três|drei|trois|"
+    r"cinco|cinque|fünf|cinq|diez|dieci|dez|zehn|dix|\d+) (?:años?|anni|anno|anos?|Jahre?n?|"
+    r"ans?|années?|mes(?:es)?|mesi|meses|Monate?n?|mois) (?:de|del|do|da|dos|das|di|dal|"
+    r"della|seit|nach|après|depuis|du|des|desde|após|dopo)\b|"
+    r"how (?:governments|countries|states|regulators|the world)|the year (?:governments|"
+    r"that|of)|"
     r"(?:opinion|comment|analysis|editorial|column|commento|editoriale|kommentar|meinung|"
     r"analyse|tribune|éditorial|opinión|tribuna|opinião|artigo)\s*[:|])",
     re.IGNORECASE,
@@ -145,8 +157,10 @@ RETROSPECTIVE_HEADLINE = re.compile(
 # The ban is asked for, argued for or denied, not ordered: no event from this sentence.
 CALL = _rx(
     r"\b(?:should|ought to|must ban|urg(?:e|es|ed|ing)|call(?:s|ed|ing)? for|"
-    r"call(?:s|ed|ing)? on\b[^.]{0,40}?\bto\b|"
-    r"ask(?:s|ed|ing)?|demand(?:s|ed|ing)?|petition(?:s|ed)?|appeal(?:s|ed)? to|"
+    r"call(?:s|ed|ing)? on\b[^.]{0,40}?\bto\b|press(?:es|ed|ing)? for|push(?:es|ed|ing)? for|"
+    r"opposition|"
+    r"ask(?:s|ed|ing)?|demand(?:ed|ing)?\b|demands? (?:that|for|a ban)|petition(?:s|ed)?|"
+    r"appeal(?:s|ed)? to|"
     r"lobb(?:y|ies|ied)|campaign(?:s|ers|ing)?|argu(?:e|es|ed|ing)|opinion|columnist|"
     r"editorial|time to ban|wants? to ban|warn(?:s|ed|ing)?|final warning|"
     r"would not advise|will not ban|won't ban|rul(?:e|es|ed) out|refus(?:e|es|ed) to)\b",
@@ -169,9 +183,12 @@ GOV_DEVICES = _rx(
     r"\b(?:civil servants?|public servants?|government employees|state employees|"
     r"state workers|federal employees|public employees|lawmakers' devices|"
     r"public administration|government agencies|state agencies|federal agencies|"
-    r"government networks?|state networks?|its devices|their devices|"
+    r"government networks?|state networks?|"
+    r"(?:its|their) (?:own )?(?:\w+ and )?(?:networks?|devices|phones|systems|wi-?fi|computers)|"
     r"(?:in|from|across|throughout) (?:the )?(?:central|national|federal|state) government|"
-    r"government (?:bodies|institutions|offices|departments|ministries)|"
+    r"(?:ministers|officials|civil servants|staff|employees|soldiers|troops|MPs|lawmakers)"
+    r"(?: and their \w+)? (?:are |were |have been |being )?(?:told|ordered|instructed|asked|"
+    r"barred|banned|forbidden)|"
     r"devices? (?:it|they|the government|the state) (?:issues?|provides?|supplies)|"
     r"devices? (?:issued|provided|supplied) (?:to|by) (?:its |the )?(?:staff|officials|ministers|"
     r"employees|government))\b",
@@ -195,7 +212,8 @@ OTHER_SCOPE = _rx(
     r"(?:under|below|younger than)[- ](?:1[0-9])s?|under-1[0-9]s|minors|age (?:limit|verification|"
     r"checks?|ban)|social media ban for|throttl\w*|slow(?:s|ed|ing)? (?:down)?|slowdown|"
     r"advertis\w*|campus|students|schools?|"
-    r"(?:voice|video|phone|audio) calls|calls (?:over|on|via|through)|features?|rewards?|"
+    r"(?:voice|video|phone|audio|internet) call(?:s|ing)|calls (?:over|on|via|through)|calling|"
+    r"VoIP|\bads\b|ad targeting|profiling|behaviou?ral advertising|features?|rewards?|"
     r"programmes?|functions?|"
     r"(?:suspen\w*|halt\w*|paus\w*)\b[^.]{0,20}?\bnew downloads|new downloads|"
     r"(?:sospe\w*|suspen\w*|aussetz\w*|ausgesetzt)\b[^.]{0,20}?\b(?:i |dei |der |des |de )?"

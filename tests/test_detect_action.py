@@ -100,3 +100,22 @@ def test_a_participle_stating_another_step_is_its_own_clause():
 def test_announcement_dates_in_other_forms():
     (d,) = news("Peru blocks Telegram", "Peru's regulator blocked Telegram two days ago.")
     assert d.announced_on == dt.date(2024, 6, 12)
+
+
+@pytest.mark.parametrize(
+    ("title", "action"),
+    [
+        ("Peru reverses social media ban on Telegram after a day", "lifted"),
+        ("Lima cuts Telegram and Signal ahead of the vote", "ban"),
+        ("Peru threatens to shut Telegram down over fraud", "proposed"),
+        ("Peru's cabinet backs a temporary Telegram ban", "proposed"),
+    ],
+)
+def test_even_more_ways_of_saying_it(title, action):
+    (d,) = news(title)
+    assert (d.country, d.action) == ("PE", action)
+
+
+def test_country_names_are_not_italian_verbs():
+    # "viet-" starts Italian "vietare" (to ban) and also "Vietnam"
+    assert news("Vietnam hosts a conference on messaging apps") == []

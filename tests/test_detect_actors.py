@@ -130,3 +130,15 @@ def test_a_domestic_story_without_its_country_takes_the_place_it_names():
         "were checking handsets remotely.",
     )
     assert (d.country, d.scope) == ("GB", "government_devices")
+
+
+def test_a_state_government_in_india_acts_for_the_state_and_a_high_court_for_india():
+    (state,) = news("Kerala government bans PUBG Mobile in schools' districts")
+    assert (state.country, state.subdivision, state.level) == ("IN", "IN-KL", "subnational")
+    (court,) = news("Kerala High Court orders a ban on PUBG Mobile")
+    assert (court.country, court.subdivision) == ("IN", None)
+
+
+def test_soldiers_told_to_drop_an_app_is_the_armys_own_rule():
+    (d,) = news("Swiss soldiers told to swap Signal for Threema")
+    assert (d.country, d.scope, d.body) == ("CH", "government_devices", "Ministry of Defence")

@@ -76,3 +76,15 @@ def test_a_lead_dating_the_old_ban_keeps_todays_lifting_news():
 )
 def test_look_backs_and_opinions_are_not_news(title):
     assert [d for d in detect_text(title, "", PUB) if not d.background] == []
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Un año del bloqueo de Telegram en Perú",
+        "Dez anos do primeiro bloqueio do Telegram no Peru",
+        "How governments raced to restrict Telegram",
+    ],
+)
+def test_look_backs_in_other_languages_and_explainers(title):
+    assert [d for d in detect_text(title, "", PUB) if not d.background] == []

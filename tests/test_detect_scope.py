@@ -71,3 +71,8 @@ def test_a_lead_recalling_an_older_scope_does_not_set_todays():
         "agencies were ordered to remove Kaspersky products in 2017.",
     )
     assert (d.scope, d.action) == ("nationwide", "ban")
+
+
+def test_an_eu_data_watchdog_restricting_a_service_is_other():
+    (d,) = news("EU data watchdog orders Commission to suspend Microsoft 365 data flows")
+    assert (d.country, d.app, d.scope) == ("EU", "Microsoft 365", "other")
