@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
@@ -167,7 +168,7 @@ def _news_items(rows: list[dict[str, str]]) -> list:
         )
         items.append(
             NewsItem(
-                outlet=row["outlet"],
+                outlet=_outlet_slug(row["outlet"]),
                 slug=row["item_id"],
                 title=row["headline"],
                 summary=row["lead"][:300],
@@ -176,6 +177,12 @@ def _news_items(rows: list[dict[str, str]]) -> list:
             )
         )
     return items
+
+
+def _outlet_slug(outlet: str) -> str:
+    """A URL path segment for an outlet name: "Le Veilleur Numérique" -> "le-veilleur-numerique"."""
+    ascii_name = unicodedata.normalize("NFKD", outlet).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "outlet"
 
 
 def _slug(url: str | None) -> str:
@@ -199,7 +206,7 @@ def e2e_mode(articles: list[dict[str, str]]) -> tuple[list[PredictedEvent], floa
         newsroom = Newsroom().start()
         try:
             phases = sorted(by_phase)
-            outlets = sorted({r["outlet"] for r in articles})
+            outlets = sorted({_outlet_slug(r["outlet"]) for r in articles})
             newsroom.open_outlets(outlets)  # an outlet's feed exists before its first story
             newsroom.add(_news_items(by_phase[phases[0]]))
             config = Path(tmp) / "banwatch.toml"

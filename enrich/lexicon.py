@@ -55,7 +55,8 @@ BAN = _rx(
     r"suspens[ãaiã]\w*|fren[ao]\w*)\b",
     # Italian
     r"\b(?:viet(?:a|are|ato|ata|ati|ate|ano|ando|o)|divieto|blocc\w*|sospe\w*|"
-    r"stop a(?:l|ll')?|fermat\w*|limitazione)\b",
+    r"stop (?:a|al|all'|alla|del|della|dal)|fermat\w*|limitazione|interromp\w*|"
+    r"cessa(?:re|zione))\b",
 )
 LIFT = _rx(
     r"\b(?:lift(?:s|ed|ing)?|unblock(?:s|ed|ing)?|restor(?:e|es|ed|ing)|reinstat(?:e|es|ed)|"
