@@ -13,34 +13,12 @@ Tasks that open the DuckDB file share the one-slot pool `banwatch_duckdb` with t
 from __future__ import annotations
 
 import datetime as dt
-import os
 
-from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import dag, get_current_context, task
 
-POOL = "banwatch_duckdb"
-ON_FAILURE = SmtpNotifier(
-    to="{{ var.value.get('banwatch_failure_email', 'airflow@example.org') }}",
-    subject="[banwatch] task {{ ti.dag_id }}.{{ ti.task_id }} failed ({{ run_id }})",
-)
+from banwatch.dag_support import POOL, failure_notifier, task_pipeline
 
-
-def _pipeline():
-    """banwatch's steps and settings, read at run time only (as in the pipeline DAG)."""
-    from airflow.sdk import Variable
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from banwatch import pipeline
-    from banwatch.config import ENV_CONFIG, load_settings
-    from banwatch.errors import ConfigError
-
-    path = Variable.get("banwatch_config", default=None) or os.environ.get(ENV_CONFIG)
-    try:
-        if not path:
-            raise ConfigError("no config file: set the Variable banwatch_config or BANWATCH_CONFIG")
-        return pipeline, load_settings(path)
-    except ConfigError as exc:
-        raise AirflowFailException(str(exc)) from exc
+ON_FAILURE = failure_notifier()
 
 
 @dag(
@@ -59,12 +37,12 @@ def _pipeline():
 def banwatch_maintenance():
     @task(pool=POOL, multiple_outputs=False)
     def maintenance() -> dict:
-        pipeline, settings = _pipeline()
+        pipeline, settings = task_pipeline()
         return pipeline.maintenance(settings)
 
     @task
     def clean_staging() -> int:
-        pipeline, settings = _pipeline()
+        pipeline, settings = task_pipeline()
         now = get_current_context()["dag_run"].run_after
         return pipeline.clean_staging(settings, settings.staging.keep_days, now)
 
@@ -73,7 +51,7 @@ def banwatch_maintenance():
         """The digest covers the last whole day before the run (yesterday for the midnight run)."""
         ctx = get_current_context()
         end = ctx.get("data_interval_end") or ctx["dag_run"].run_after
-        pipeline, settings = _pipeline()
+        pipeline, settings = task_pipeline()
         return pipeline.daily_digest(settings, (end - dt.timedelta(days=1)).date())
 
     maintenance() >> daily_digest()

@@ -20,10 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import Asset, dag, get_current_context, task
 
-POOL = "banwatch_duckdb"
+from banwatch.dag_support import POOL, failure_notifier, task_pipeline
+
 ARTICLES = Asset("duckdb://banwatch/articles")
 EVENTS = Asset("duckdb://banwatch/ban_events")
 # retry_exponential_backoff is a float multiplier in Airflow 3.3 (1.0: constant delay); say 2.0.
@@ -32,32 +32,7 @@ NETWORK = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": dt.timedelta(minutes=15),
 }
-ON_FAILURE = SmtpNotifier(
-    to="{{ var.value.get('banwatch_failure_email', 'airflow@example.org') }}",
-    subject="[banwatch] task {{ ti.dag_id }}.{{ ti.task_id }} failed ({{ run_id }})",
-)
-
-
-def _pipeline():
-    """banwatch's steps and settings, imported and read at run time only (never at parse).
-
-    The settings file is the Variable `banwatch_config` or env `BANWATCH_CONFIG`; a config error
-    fails the task at once, since retrying cannot fix it.
-    """
-    from airflow.sdk import Variable
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from banwatch import pipeline
-    from banwatch.config import ENV_CONFIG, load_settings
-    from banwatch.errors import ConfigError
-
-    path = Variable.get("banwatch_config", default=None) or os.environ.get(ENV_CONFIG)
-    try:
-        if not path:
-            raise ConfigError("no config file: set the Variable banwatch_config or BANWATCH_CONFIG")
-        return pipeline, load_settings(path)
-    except ConfigError as exc:
-        raise AirflowFailException(str(exc)) from exc
+ON_FAILURE = failure_notifier()
 
 
 def _now() -> dt.datetime:
@@ -86,7 +61,7 @@ def banwatch_pipeline():
     @task(pool=POOL)
     def start_run() -> list[list[str]]:
         """Returns the feed batches to map over; the run's staging dir goes under key run_dir."""
-        pipeline, settings = _pipeline()
+        pipeline, settings = task_pipeline()
         ctx = get_current_context()
         started = pipeline.start_run(settings, ctx["run_id"], _now())
         ctx["ti"].xcom_push(key="run_dir", value=started["run_dir"])
@@ -94,27 +69,27 @@ def banwatch_pipeline():
 
     @task(multiple_outputs=False, **NETWORK)
     def poll_feeds(run_dir: str, batch: list[str]) -> dict:
-        pipeline, settings = _pipeline()
+        pipeline, settings = task_pipeline()
         return pipeline.poll_feeds(settings, run_dir, batch)
 
     @task(multiple_outputs=False, **NETWORK)
     def fetch_and_extract(run_dir: str, polled: dict) -> dict:
-        pipeline, settings = _pipeline()
+        pipeline, settings = task_pipeline()
         return pipeline.fetch_and_extract(settings, run_dir, polled["path"])
 
     @task(pool=POOL, multiple_outputs=False)
     def embed_and_group(run_dir: str, fetched: list[dict]) -> dict:
-        pipeline, settings = _pipeline()
+        pipeline, settings = task_pipeline()
         return pipeline.embed_and_group(settings, run_dir, [f["path"] for f in fetched])
 
     @task(multiple_outputs=False)
     def detect_events(run_dir: str, fetched: list[dict]) -> dict:
-        pipeline, settings = _pipeline()
+        pipeline, settings = task_pipeline()
         return pipeline.detect_events(settings, run_dir, [f["path"] for f in fetched])
 
     @task(pool=POOL, outlets=[ARTICLES, EVENTS], multiple_outputs=False)
     def load(run_dir: str, polled: list, fetched: list, grouped: dict, detected: dict) -> dict:
-        pipeline, settings = _pipeline()
+        pipeline, settings = task_pipeline()
         poll_paths, article_paths = [p["path"] for p in polled], [f["path"] for f in fetched]
         return pipeline.load(
             settings, run_dir, poll_paths, article_paths, grouped["path"], detected["path"], _now()
@@ -122,7 +97,7 @@ def banwatch_pipeline():
 
     @task(pool=POOL, multiple_outputs=False, **NETWORK)
     def send_alerts(loaded: dict) -> dict:
-        pipeline, settings = _pipeline()
+        pipeline, settings = task_pipeline()
         return pipeline.send_alerts(settings)
 
     @task(pool=POOL)
@@ -135,7 +110,7 @@ def banwatch_pipeline():
             **loaded,
         }
         run_id = get_current_context()["run_id"]
-        pipeline, settings = _pipeline()
+        pipeline, settings = task_pipeline()
         return pipeline.finish_run(settings, run_id, run_dir, counts)
 
     # Runs only when a task failed. It is the DAG's only leaf, so it fails itself after recording
@@ -146,7 +121,7 @@ def banwatch_pipeline():
         from airflow.sdk.exceptions import AirflowFailException
 
         try:
-            pipeline, settings = _pipeline()
+            pipeline, settings = task_pipeline()
         except AirflowFailException:
             raise AirflowFailException("a task failed; no usable config to record it in") from None
         run_id = get_current_context()["run_id"]
