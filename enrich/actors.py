@@ -16,7 +16,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pycountry
@@ -346,6 +346,12 @@ def _names_re() -> re.Pattern[str]:
 
 def find_actors(sentence: str) -> list[ActorMention]:
     """All places, EU institutions and government bodies named in `sentence`, in order."""
+    return list(_find_actors(sentence))
+
+
+@lru_cache(maxsize=8192)
+def _find_actors(sentence: str) -> tuple[ActorMention, ...]:
+    # the detector asks about the same sentence and clause many times (context, clauses, roles)
     folded = fold(sentence)
     found: list[ActorMention] = []
     taken: list[tuple[int, int]] = []
@@ -411,7 +417,7 @@ def find_actors(sentence: str) -> list[ActorMention]:
         )
         taken.append(m.span())
     found.sort(key=lambda a: a.start)
-    return found
+    return tuple(found)
 
 
 def _named_commission(text: str, start: int) -> bool:
