@@ -312,7 +312,7 @@ def _read_clause(
     if action != "lifted" and not gov_before and not passive:
         if any(a.end <= trig.start() for a in named_apps) or _COMPANY_NAMES.search(head):
             return None
-        if any(a.generic and a.start <= 4 for a in apps) and a_says(head):
+        if any(a.generic and a.start <= 4 for a in apps) and _speaks_for_itself(head):
             return None  # "The social network said it would stop serving ...": the app acts
         if lx.COMPANY.search(head):
             return None
@@ -409,7 +409,7 @@ def _choose_app(
     return "", False, False
 
 
-def a_says(head: str) -> bool:
+def _speaks_for_itself(head: str) -> bool:
     """The clause's subject speaks for itself ("The social network said it would ...")."""
     return bool(re.search(r"\b(?:said|says|announced|decided)\b[^.]{0,20}?\b(?:it|its)\b", head))
 
