@@ -235,10 +235,32 @@ def _feeds(raw: Any, path: str | None) -> tuple[FeedSpec, ...]:
             raise ConfigError(f"duplicate feed url {url!r}", path=path, key=f"{key}.url")
         seen_names.add(name)
         seen_urls.add(url)
+        country = item.get("country")
+        if country is not None and not _is_country_code(country):
+            raise ConfigError(
+                f"{country!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'GB')",
+                path=path,
+                key=f"{key}.country",
+            )
         feeds.append(
-            FeedSpec(name=name, url=url, language=item.get("language"), country=item.get("country"))
+            FeedSpec(
+                name=name,
+                url=url,
+                language=item.get("language"),
+                country=country.upper() if country else None,
+            )
         )
     return tuple(feeds)
+
+
+def _is_country_code(value: object) -> bool:
+    import pycountry
+
+    return (
+        isinstance(value, str)
+        and len(value) == 2
+        and pycountry.countries.get(alpha_2=value.upper()) is not None
+    )
 
 
 def settings_from_dict(raw: dict[str, Any], *, path: str | None = None) -> Settings:

@@ -205,7 +205,10 @@ def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) ->
     articles = _articles_from(article_paths)
     catalogue = load_catalogue(settings.detect.apps_file or None)
     detections, counts = detect_ban_events(
-        articles, catalogue=catalogue, min_confidence=settings.detect.min_confidence
+        articles,
+        catalogue=catalogue,
+        min_confidence=settings.detect.min_confidence,
+        feed_countries={f.name: f.country for f in settings.feeds if f.country},
     )
     path = _dump(Path(run_dir) / "detections.pkl", detections)
     logger.info("detections: %s", counts)

@@ -26,7 +26,7 @@ import datetime as dt
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from banwatch.records import Article, Detection
@@ -159,6 +159,7 @@ def detect_text(
     article_id: str = "",
     catalogue: AppCatalogue | None = None,
     language: str | None = None,
+    home_country: str | None = None,
 ) -> list[Detection]:
     """Every ban event an article states, new ones first, recalled ones as `background`."""
     catalogue = catalogue or default_catalogue()
@@ -167,7 +168,7 @@ def detect_text(
     sentences += split_sentences(text)[:MAX_SENTENCES]
     if not title or not title.strip():
         sentences.insert(0, "")
-    ctx = _context(sentences, catalogue, language)
+    ctx = _context(sentences, catalogue, language, home_country)
     candidates: list[_Candidate] = []
     for i, sentence in enumerate(sentences):
         if not sentence:
@@ -195,8 +196,13 @@ def detect_ban_events(
     *,
     catalogue: AppCatalogue | None = None,
     min_confidence: float = 0.5,
+    feed_countries: Mapping[str, str] | None = None,
 ) -> tuple[list[Detection], dict[str, int]]:
-    """Detect ban events in a batch of articles; returns detections and outcome counts."""
+    """Detect ban events in a batch of articles; returns detections and outcome counts.
+
+    `feed_countries` maps a feed name to its country (config `[[feeds]] country`): a domestic
+    outlet's "the government" with no country named is that country's.
+    """
     catalogue = catalogue or default_catalogue()
     detections: list[Detection] = []
     counts = {"articles": 0, "with_events": 0, "detections": 0, "background": 0, "dropped": 0}
@@ -210,6 +216,7 @@ def detect_ban_events(
                 article_id=article.article_id,
                 catalogue=catalogue,
                 language=article.language,
+                home_country=(feed_countries or {}).get(article.feed_name),
             )
         except Exception:  # one odd page must not stop the batch
             logger.exception("detection failed for article %s", article.article_id)
@@ -604,7 +611,10 @@ _HOME_COUNTRY = {"fr": "FR", "de": "DE", "it": "IT", "es": "ES", "pt": "BR"}
 
 
 def _context(
-    sentences: list[str], catalogue: AppCatalogue, language: str | None = None
+    sentences: list[str],
+    catalogue: AppCatalogue,
+    language: str | None = None,
+    home_country: str | None = None,
 ) -> _Context:
     """The article's main app and actor: first named in the title, else in the lead."""
     ctx = _Context()
@@ -634,7 +644,8 @@ def _context(
         unknown = found and name_near_action(sentences[0], found[1].start(), found[1].end())
         if unknown:
             ctx.app, ctx.app_in_catalogue = unknown.app, False
-    home = _HOME_COUNTRY.get((language or "")[:2].lower())
+    # the feed's own country (config `[[feeds]] country`) beats the language's home state
+    home = home_country or _HOME_COUNTRY.get((language or "")[:2].lower())
     if (
         ctx.actor is None
         and home

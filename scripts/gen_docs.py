@@ -62,7 +62,9 @@ def config_reference() -> str:
         "## `[[feeds]]`",
         "",
         "A list of tables, one per feed: `name` (unique) and `url` (http/https) are required;",
-        "`language` (ISO 639-1) and `country` (ISO 3166-1 alpha-2) are optional hints.",
+        "`language` (ISO 639-1) and `country` (ISO 3166-1 alpha-2) are optional hints. A feed's",
+        "`country` is the actor of its stories that name no country at all (a domestic outlet's",
+        '"the government bans ..."); without it, detection falls back on the article\'s language.',
         "",
     ]
     return "\n".join(out)

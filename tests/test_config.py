@@ -77,6 +77,10 @@ def test_secrets_come_from_the_environment_and_are_hidden(tmp_path: Path, monkey
             "[[feeds]]\nname = 'a'\nurl = 'https://e.org/f'\n[[feeds]]\nname = 'a'\nurl = 'https://e.org/g'\n",
             "feeds[1].name: duplicate feed name",
         ),
+        (
+            "[[feeds]]\nname = 'a'\nurl = 'https://e.org/f'\ncountry = 'UK'\n",
+            "feeds[0].country: 'UK' is not an ISO 3166-1 alpha-2 country code",
+        ),
         ("[alerts]\ntls = 'yes'\n", "alerts.tls: must be false, 'starttls' or 'ssl'"),
         ("[alerts]\nrecipients = ['nobody']\n", "alerts.recipients[0]: not an email address"),
         ("[alerts\n", "not valid TOML"),

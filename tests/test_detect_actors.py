@@ -4,8 +4,9 @@ import datetime as dt
 
 import pytest
 
+from banwatch.records import Article
 from enrich.actors import find_actors
-from enrich.detect import detect_text
+from enrich.detect import detect_ban_events, detect_text
 
 PUB = dt.datetime(2024, 6, 14, 9, 0, tzinfo=dt.UTC)  # a Friday
 
@@ -142,3 +143,17 @@ def test_a_state_government_in_india_acts_for_the_state_and_a_high_court_for_ind
 def test_soldiers_told_to_drop_an_app_is_the_armys_own_rule():
     (d,) = news("Swiss soldiers told to swap Signal for Threema")
     assert (d.country, d.scope, d.body) == ("CH", "government_devices", "Ministry of Defence")
+
+
+def test_a_domestic_outlet_names_no_country_its_feed_does():
+    title, lead = (
+        "The government bans Telegram on official phones",
+        "Officials must delete the app from work devices by Friday, the cabinet said.",
+    )
+    assert [d for d in detect_text(title, lead, PUB) if not d.background] == []
+    (d,) = [d for d in detect_text(title, lead, PUB, home_country="IE") if not d.background]
+    assert (d.country, d.scope) == ("IE", "government_devices")
+    # in a batch, through the feed's configured country
+    article = Article("a1", "https://example.ie/1", "dublin-daily", title, lead, PUB)
+    found, _ = detect_ban_events([article], feed_countries={"dublin-daily": "IE"})
+    assert [(d.country, d.background) for d in found] == [("IE", False)]
