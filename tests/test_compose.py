@@ -186,7 +186,8 @@ def test_dockerfile_builds_on_the_pinned_airflow_image() -> None:
     copied = set(re.findall(r"^COPY (?:--\S+ )*(.+) \S+$", text, re.M))
     sources = {src for line in copied for src in line.split()}
     for package in pyproject["tool"]["setuptools"]["packages"]:
-        assert package in sources, f"{package} is not copied into the image"
+        top = package.split(".")[0]  # "enrich.data" ships inside the copied "enrich"
+        assert top in sources, f"{top} is not copied into the image"
     assert all((ROOT / src).exists() for src in sources)
 
 
