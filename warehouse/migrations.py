@@ -18,6 +18,25 @@ logger = logging.getLogger(__name__)
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
 # (table, table comment, [(column, type and constraints, column comment), ...])
+
+
+def _detected(*, date: str, evidence: str) -> list[tuple[str, str, str]]:
+    """The columns a detection carries (shared by `mentions` and `detections`)."""
+    return [
+        ("jurisdiction", "VARCHAR", "Who acted, in words."),
+        ("country", "VARCHAR", "ISO 3166-1 alpha-2."),
+        ("subdivision", "VARCHAR", "ISO 3166-2 code, else NULL."),
+        ("level", "VARCHAR", "national | subnational | supranational."),
+        ("app", "VARCHAR", "Canonical app or vendor name."),
+        ("scope", "VARCHAR", "government_devices | nationwide | other."),
+        ("body", "VARCHAR", "Acting body, else ''."),
+        ("action", "VARCHAR", "ban | proposed | lifted."),
+        ("announced_on", "DATE", date),
+        ("evidence", "VARCHAR", evidence),
+        ("confidence", "DOUBLE", "Detector confidence, 0..1."),
+    ]
+
+
 TABLES: list[tuple[str, str, list[tuple[str, str, str]]]] = [
     (
         "feeds",
@@ -156,17 +175,10 @@ TABLES: list[tuple[str, str, list[tuple[str, str, str]]]] = [
         [
             ("mention_id", "VARCHAR PRIMARY KEY", "sha1 of the article and the mentioned state."),
             ("article_id", "VARCHAR", "The article that recalls the event."),
-            ("jurisdiction", "VARCHAR", "Who acted, in words."),
-            ("country", "VARCHAR", "ISO 3166-1 alpha-2."),
-            ("subdivision", "VARCHAR", "ISO 3166-2 code, else NULL."),
-            ("level", "VARCHAR", "national | subnational | supranational."),
-            ("app", "VARCHAR", "Canonical app or vendor name."),
-            ("scope", "VARCHAR", "government_devices | nationwide | other."),
-            ("body", "VARCHAR", "Acting body, else ''."),
-            ("action", "VARCHAR", "ban | proposed | lifted."),
-            ("announced_on", "DATE", "Date of the recalled event, if the article gives one."),
-            ("evidence", "VARCHAR", "The sentence that recalls it."),
-            ("confidence", "DOUBLE", "Detector confidence, 0..1."),
+            *_detected(
+                date="Date of the recalled event, if the article gives one.",
+                evidence="The sentence that recalls it.",
+            ),
         ],
     ),
     (
@@ -175,17 +187,7 @@ TABLES: list[tuple[str, str, list[tuple[str, str, str]]]] = [
         [
             ("detection_id", "VARCHAR PRIMARY KEY", "sha1 of the article and all detected fields."),
             ("article_id", "VARCHAR", "The article."),
-            ("jurisdiction", "VARCHAR", "Who acted, in words."),
-            ("country", "VARCHAR", "ISO 3166-1 alpha-2."),
-            ("subdivision", "VARCHAR", "ISO 3166-2 code, else NULL."),
-            ("level", "VARCHAR", "national | subnational | supranational."),
-            ("app", "VARCHAR", "Canonical app or vendor name."),
-            ("scope", "VARCHAR", "government_devices | nationwide | other."),
-            ("body", "VARCHAR", "Acting body, else ''."),
-            ("action", "VARCHAR", "ban | proposed | lifted."),
-            ("announced_on", "DATE", "Announcement date as detected."),
-            ("evidence", "VARCHAR", "The sentence."),
-            ("confidence", "DOUBLE", "Detector confidence, 0..1."),
+            *_detected(date="Announcement date as detected.", evidence="The sentence."),
             ("background", "BOOLEAN", "True for an older event the article only recalls."),
         ],
     ),
