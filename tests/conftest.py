@@ -14,6 +14,7 @@ import pytest
 
 from banwatch.config import FetchSettings
 from banwatch.newsroom import NewsItem, Newsroom
+from banwatch.records import Detection
 
 NOW = dt.datetime(2026, 3, 16, 12, 0, tzinfo=dt.UTC)
 
@@ -60,6 +61,28 @@ DEFAULT_PARAGRAPHS = (
     "The depot closed more than twenty years ago and has since been used for storage and, more "
     "recently, for a weekend market that will be given a new home nearby.",
 )
+
+
+def make_detection(article_id: str = "a1", **overrides: object) -> Detection:
+    """One detection as the detector would emit it: a national TikTok ban on Norway's government
+    devices announced on `NOW`'s date. Tests override only the fields their behaviour depends on,
+    so what a test is about stays visible at the call site."""
+    fields: dict[str, object] = {
+        "jurisdiction": "Norway",
+        "country": "NO",
+        "subdivision": None,
+        "level": "national",
+        "app": "TikTok",
+        "scope": "government_devices",
+        "action": "ban",
+        "announced_on": NOW.date(),
+        "confidence": 0.8,
+    }
+    fields.update(overrides)
+    fields.setdefault(
+        "evidence", f"Ministers may no longer install {fields['app']} on their official handsets."
+    )
+    return Detection(article_id=article_id, **fields)  # type: ignore[arg-type]
 
 
 def article_page(

@@ -25,7 +25,8 @@ BAN_PARAGRAPHS = (
     "effect, the digital affairs ministry said on Monday.",
     "Civil servants and ministers must delete the app from their work devices by Friday, "
     "officials said, citing the risk that sensitive data could be accessed.",
-    "Telegram said it was disappointed by the decision and would ask to meet the ministry.",
+    "A Telegram spokesperson called the move regrettable and asked for a meeting with the "
+    "ministry.",
 )
 LATIN1_PAGE = (
     "<html><head><meta charset='iso-8859-1'><title>Caf\xe9 owners protest</title></head><body>"
@@ -134,22 +135,22 @@ def test_the_healthy_outlet_still_gives_its_event_and_email(outcome) -> None:
 
 
 @pytest.mark.parametrize(
-    ("feed", "kind", "reason"),
+    ("feed", "kind", "reasons"),
     [
-        ("good-news", "ok", "ok"),
-        ("server-error", "temporary", "http_500"),
-        ("broken-xml", "hard", None),
-        ("html-not-feed", "hard", "not_a_feed"),
-        ("never-answers", "temporary", "timeout"),
-        ("nobody-home", "temporary", "connect_error"),
-        ("odd-pages", "ok", "ok"),
+        ("good-news", "ok", {"ok"}),
+        ("server-error", "temporary", {"http_500"}),
+        # garbage bytes: unparseable XML, or nothing feedparser recognises as a feed
+        ("broken-xml", "hard", {"malformed", "not_a_feed"}),
+        ("html-not-feed", "hard", {"not_a_feed"}),
+        ("never-answers", "temporary", {"timeout"}),
+        ("nobody-home", "temporary", {"connect_error"}),
+        ("odd-pages", "ok", {"ok"}),
     ],
 )
-def test_each_feed_failure_is_recorded_with_a_reason(outcome, feed, kind, reason) -> None:
+def test_each_feed_failure_is_recorded_with_a_reason(outcome, feed, kind, reasons) -> None:
     last_outcome, last_reason, last_error, failures = outcome.feeds[feed]
     assert last_outcome == kind
-    if reason:
-        assert last_reason == reason
+    assert last_reason in reasons
     if kind != "ok":
         assert last_error and "\n" not in last_error
         assert failures == 1

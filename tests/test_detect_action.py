@@ -17,15 +17,15 @@ def news(title: str, text: str = "") -> list:
     ("title", "action"),
     [
         ("Kyrgyzstan bans TikTok", "ban"),
-        ("Ghana to block Telegram over extremist channels", "ban"),
-        ("Philippines considers banning TikTok on government devices", "proposed"),
+        ("Ghana will block Telegram, citing terror propaganda", "ban"),
+        ("Philippines weighs a ban on TikTok for state workers' phones", "proposed"),
         ("Lawmakers in Ohio pass bill to ban WeChat statewide", "proposed"),
         ("Brazil could block Telegram, minister says", "proposed"),
         ("Sri Lanka threatens to block WhatsApp", "proposed"),
-        ("Ethiopia lifts its block on Telegram", "lifted"),
+        ("Ethiopia ends its Telegram block", "lifted"),
         ("Court strikes down Kansas ban on TikTok", "lifted"),
         ("Nepal restores access to TikTok", "lifted"),
-        ("WhatsApp is back in Zimbabwe after a two-week block", "lifted"),
+        ("Signal is back in Zimbabwe as the regulator ends a fortnight-long block", "lifted"),
     ],
 )
 def test_action(title, action):
@@ -59,10 +59,10 @@ def test_effect_dates_are_not_announcement_dates():
 
 
 def test_moves_to_is_a_proposal_unless_the_lead_says_it_was_ordered():
-    (proposal,) = news("Peru moves to block Telegram")
+    (proposal,) = news("Peru moves to ban Signal")
     assert proposal.action == "proposed"
     (ordered,) = news(
-        "Peru moves to block Telegram",
+        "Peru moves to ban Signal",
         "The telecoms regulator ordered operators on Wednesday to block the messaging app.",
     )
     assert ordered.action == "ban"
@@ -77,7 +77,13 @@ def test_moves_to_is_a_proposal_unless_the_lead_says_it_was_ordered():
         ("Peru regulator reinstates its nationwide Telegram block", "ban"),
         ("Peru drops its Telegram block after talks", "lifted"),
         ("Viber available for download again in Peru", "lifted"),
-        ("Telegram returns to Peruvian app stores", "lifted"),
+        pytest.param(
+            "Telegram is listed in Peru's app stores again",
+            "lifted",
+            marks=pytest.mark.xfail(
+                strict=True, reason="a return to app stores is known only as 'returns to'"
+            ),
+        ),
         ("Peru's top court authorised Telegram to resume operations", "lifted"),
     ],
 )
@@ -105,10 +111,26 @@ def test_announcement_dates_in_other_forms():
 @pytest.mark.parametrize(
     ("title", "action"),
     [
-        ("Peru reverses social media ban on Telegram after a day", "lifted"),
+        pytest.param(
+            "Peru rolls back its one-day Telegram ban",
+            "lifted",
+            marks=pytest.mark.xfail(strict=True, reason="'rolls back' is not read as a lifting"),
+        ),
         ("Lima cuts Telegram and Signal ahead of the vote", "ban"),
-        ("Peru threatens to shut Telegram down over fraud", "proposed"),
-        ("Peru's cabinet backs a temporary Telegram ban", "proposed"),
+        pytest.param(
+            "Peru warns Telegram it could be shut off over fraud",
+            "proposed",
+            marks=pytest.mark.xfail(
+                strict=True, reason="a warning is a threat only as 'threatens to shut ... down'"
+            ),
+        ),
+        pytest.param(
+            "Peru's ministers endorse plan for a short Telegram ban",
+            "proposed",
+            marks=pytest.mark.xfail(
+                strict=True, reason="endorsing a planned ban is read as the ban itself"
+            ),
+        ),
     ],
 )
 def test_even_more_ways_of_saying_it(title, action):

@@ -19,14 +19,34 @@ def news(title: str, text: str = "") -> list:
     ("title", "country", "subdivision", "level"),
     [
         ("Portugal bans Telegram over piracy complaints", "PT", None, "national"),
-        ("Dutch ministries told to delete Telegram from work phones", "NL", None, "national"),
+        ("Dutch ministries instruct officials to uninstall Telegram", "NL", None, "national"),
         ("The British government removes WeChat from official phones", "GB", None, "national"),
         ("Ankara blocks access to Discord", "TR", None, "national"),
-        ("Oregon bans TikTok on state-issued devices", "US", "US-OR", "subnational"),
+        (
+            "Oregon agencies must purge TikTok from state-issued tablets",
+            "US",
+            "US-OR",
+            "subnational",
+        ),
         ("Manitoba bars WeChat from provincial government phones", "CA", "CA-MB", "subnational"),
-        ("New South Wales bans TikTok on government devices", "AU", "AU-NSW", "subnational"),
-        ("Scottish Government bans TikTok on official devices", "GB", "GB-SCT", "subnational"),
-        ("European Commission suspends Telegram on staff phones", "EU", None, "supranational"),
+        (
+            "New South Wales removes WeChat from government-issued devices",
+            "AU",
+            "AU-NSW",
+            "subnational",
+        ),
+        (
+            "Scottish Government tells civil servants to delete Telegram from work laptops",
+            "GB",
+            "GB-SCT",
+            "subnational",
+        ),
+        (
+            "European Commission tells its staff to remove Telegram from work devices",
+            "EU",
+            None,
+            "supranational",
+        ),
     ],
 )
 def test_actor_forms(title, country, subdivision, level):
@@ -40,8 +60,8 @@ def test_welsh_government_acts_for_wales():
 
 
 def test_two_eu_institutions_are_two_bodies():
-    (c,) = news("European Commission bans Telegram on staff devices")
-    (p,) = news("European Parliament bans Telegram on staff devices")
+    (c,) = news("European Commission orders WhatsApp off staff laptops")
+    (p,) = news("European Parliament orders WhatsApp off staff laptops")
     assert c.body == "European Commission" and p.body == "European Parliament"
     assert c.situation != p.situation
 
@@ -59,13 +79,13 @@ def test_owner_demonym_is_not_the_actor():
 
 def test_translated_country_names_from_pycountry():
     names = {a.country for a in find_actors("Die Niederlande und Österreich prüfen den Schritt")}
-    assert {"NL", "AT"} <= names
+    assert names == {"NL", "AT"}
 
 
 def test_court_in_a_country_acts_nationally():
     (d,) = news(
-        "Court orders Telegram blocked nationwide",
-        "A judge in Spain told internet providers to cut off the messaging app on Friday.",
+        "Judge orders internet providers to shut out Telegram across the country",
+        "A court in Spain issued the ruling on Friday after complaints from broadcasters.",
     )
     assert (d.country, d.subdivision, d.level) == ("ES", None, "national")
 
@@ -86,7 +106,7 @@ def test_demonyms_and_capitals_of_every_country(title, country):
 
 
 def test_washington_alone_is_the_federal_government():
-    (federal,) = news("Washington bars WeChat from federal phones")
+    (federal,) = news("Washington orders WeChat off federal employees' phones")
     assert (federal.country, federal.subdivision) == ("US", None)
     (state,) = news("Washington state bans WeChat on state devices")
     assert (state.country, state.subdivision) == ("US", "US-WA")
@@ -108,7 +128,7 @@ def test_an_overseas_territory_is_its_sovereign_acting_on_part_of_it():
 
 def test_a_vague_national_actor_takes_the_region_the_lead_names():
     (d,) = news(
-        "German watchdog orders Telegram to stop processing users' data",
+        "German privacy watchdog forbids Telegram from sharing users' contacts",
         "Bavaria's data protection commissioner issued the three-month order on Tuesday, "
         "saying the messenger had no legal basis for sharing contacts with advertisers.",
     )
@@ -117,7 +137,7 @@ def test_a_vague_national_actor_takes_the_region_the_lead_names():
 
 def test_a_statewide_step_belongs_to_the_state_the_article_is_about():
     (d,) = news(
-        "Governor signs statewide ban on WeChat",
+        "State governor signs law banning WeChat across the state",
         "The law takes effect in January. Civil liberties groups said they would challenge "
         "it on behalf of Ohio residents who use the messaging app to reach relatives abroad.",
     )
@@ -141,13 +161,13 @@ def test_a_state_government_in_india_acts_for_the_state_and_a_high_court_for_ind
 
 
 def test_soldiers_told_to_drop_an_app_is_the_armys_own_rule():
-    (d,) = news("Swiss soldiers told to swap Signal for Threema")
-    assert (d.country, d.scope, d.body) == ("CH", "government_devices", "Ministry of Defence")
+    (d,) = news("Austrian soldiers ordered to drop Telegram for an in-house messenger")
+    assert (d.country, d.scope, d.body) == ("AT", "government_devices", "Ministry of Defence")
 
 
 def test_a_domestic_outlet_names_no_country_its_feed_does():
     title, lead = (
-        "The government bans Telegram on official phones",
+        "The government bars Telegram from official phones",
         "Officials must delete the app from work devices by Friday, the cabinet said.",
     )
     assert [d for d in detect_text(title, lead, PUB) if not d.background] == []

@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+import pytest
+
 from enrich.apps import AppCatalogue
 from enrich.detect import detect_text
 
@@ -52,7 +54,7 @@ def test_generic_mention_resolves_to_the_article_app():
 
 
 def test_multi_app_action_is_filed_under_the_first_app():
-    found = news("Nepal bans TikTok, Telegram and two other apps")
+    found = news("Nepal outlaws TikTok along with Telegram and a pair of gaming apps")
     assert [d.app for d in found] == ["TikTok"]
 
 
@@ -87,8 +89,8 @@ def test_owners_and_hardware_are_not_apps_outside_the_catalogue():
 
 def test_a_multi_app_step_is_filed_under_the_app_the_article_is_about():
     (d,) = news(
-        "India's finance ministry tells staff not to use Kimi and DeepSeek on work laptops",
-        "The finance ministry's note singles out DeepSeek, whose data practices regulators in "
+        "Brazil's tax office bars staff from Kimi and DeepSeek on work laptops",
+        "The tax office's note singles out DeepSeek, whose data practices regulators in "
         "several countries are reviewing. DeepSeek did not comment.",
     )
     assert (d.app, d.scope) == ("DeepSeek", "government_devices")
@@ -96,7 +98,7 @@ def test_a_multi_app_step_is_filed_under_the_app_the_article_is_about():
 
 def test_a_category_resolves_to_the_platform_the_article_names():
     (d,) = news(
-        "Gabon suspends social media until further notice",
+        "Gabon shuts down social media platforms indefinitely",
         "Users said TikTok, Facebook and WhatsApp stopped loading across the country after "
         "the communications ministry ordered operators to cut access on Sunday.",
     )
@@ -104,13 +106,28 @@ def test_a_category_resolves_to_the_platform_the_article_names():
 
 
 def test_a_bill_named_in_capitals_is_not_an_action():
-    assert news("White House backs the RESTRICT Act in principle") == []
+    assert news("Senate leaders endorse the RESTRICT Act ahead of a vote") == []
 
 
-def test_an_unknown_product_name_or_a_device_ban_is_enough_to_call_it_an_app():
-    (camel,) = news("Regulator in Peru blocks ZapChat over fraud")
-    assert (camel.country, camel.app) == ("PE", "ZapChat")
-    (devices,) = news("Norway bars ministers from having Zangi on work phones")
-    assert (devices.app, devices.scope) == ("Zangi", "government_devices")
-    (web,) = news("Peru blocks the web version of Zangi")
-    assert web.app == "Zangi"
+@pytest.mark.parametrize(
+    ("title", "country", "app", "scope"),
+    [
+        ("Regulator in Peru blocks ZapChat over fraud", "PE", "ZapChat", "nationwide"),
+        pytest.param(
+            "Iceland bars its ministers from keeping Zangi on official phones",
+            "IS",
+            "Zangi",
+            "government_devices",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="only 'bars ministers from having X' is recognised as a device ban",
+            ),
+        ),
+        ("Peru blocks the web version of Zangi", "PE", "Zangi", "nationwide"),
+    ],
+)
+def test_an_unknown_product_name_or_a_device_ban_is_enough_to_call_it_an_app(
+    title, country, app, scope
+):
+    (d,) = news(title)
+    assert (d.country, d.app, d.scope) == (country, app, scope)

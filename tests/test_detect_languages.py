@@ -29,10 +29,10 @@ PUB = dt.datetime(2024, 6, 14, 9, 0, tzinfo=dt.UTC)
             "ban",
         ),
         (
-            "La Belgique interdit TikTok sur les téléphones professionnels des fonctionnaires",
+            "La Belgique interdit Telegram sur les ordinateurs portables de l'administration",
             "BE",
             None,
-            "TikTok",
+            "Telegram",
             "government_devices",
             "ban",
         ),
@@ -40,7 +40,7 @@ PUB = dt.datetime(2024, 6, 14, 9, 0, tzinfo=dt.UTC)
         ("Argentina prohíbe Telegram en todo el país", "AR", None, "Telegram", "nationwide", "ban"),
         ("L'Italia blocca Telegram in tutto il paese", "IT", None, "Telegram", "nationwide", "ban"),
         (
-            "Il Garante privacy vieta a Replika il trattamento dei dati degli utenti",
+            "Il Garante privacy impone a Replika di sospendere l'uso dei dati personali",
             "IT",
             None,
             "Replika",
@@ -55,13 +55,17 @@ PUB = dt.datetime(2024, 6, 14, 9, 0, tzinfo=dt.UTC)
             "government_devices",
             "ban",
         ),
-        (
-            "Justiça do Brasil manda bloquear o Telegram em todo o país",
+        pytest.param(
+            "Juiz no Brasil determina bloqueio nacional do Telegram",
             "BR",
             None,
             "Telegram",
             "nationwide",
             "ban",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="a Portuguese court order is found only as 'Justiça ... manda bloquear'",
+            ),
         ),
     ],
 )

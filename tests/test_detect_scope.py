@@ -16,11 +16,11 @@ def news(title: str, text: str = "") -> list:
 @pytest.mark.parametrize(
     ("title", "scope"),
     [
-        ("Estonia bans TikTok on government phones", "government_devices"),
+        ("Estonia orders TikTok off civil servants' work phones", "government_devices"),
         ("Latvia orders civil servants to remove Telegram from work devices", "government_devices"),
         ("Finland's armed forces ban WeChat on issued smartphones", "government_devices"),
         ("Senegal blocks TikTok nationwide", "nationwide"),
-        ("Bangladesh orders Telegram removed from app stores", "nationwide"),
+        ("Bangladesh has Telegram pulled from app stores", "nationwide"),
         ("Vietnam blocks Telegram", "nationwide"),
         ("Spain's data protection agency orders Replika to stop processing users' data", "other"),
         ("Malaysia bars children under 16 from TikTok", "other"),
@@ -50,10 +50,23 @@ def test_scope_stated_in_the_lead_applies_to_the_headline_event():
             "",
             "other",
         ),
-        ("Russia restricts voice calls on WhatsApp", "", "other"),
-        ("Regulator suspends new downloads of DeepSeek in Chile", "", "other"),
-        ("Myanmar orders telecoms operators to block Facebook", "", "nationwide"),
-        ("Peru's finance ministry tells staff not to use DeepSeek on office computers", "", None),
+        ("Belarus cuts voice calling on Viber", "", "other"),
+        pytest.param(
+            "Regulator in Chile halts fresh installs of DeepSeek",
+            "",
+            "other",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="a halt to new installs is read as a nationwide block; "
+                "only 'suspends new downloads' is known to be a partial restriction",
+            ),
+        ),
+        ("Myanmar instructs internet providers to shut out Facebook", "", "nationwide"),
+        (
+            "Peru's economy ministry bars its employees from DeepSeek on office computers",
+            "",
+            None,
+        ),
     ],
 )
 def test_more_scopes(title, lead, scope):
@@ -66,13 +79,13 @@ def test_more_scopes(title, lead, scope):
 
 def test_a_lead_recalling_an_older_scope_does_not_set_todays():
     (d,) = news(
-        "US bans sales of Kaspersky antivirus software",
-        "The Commerce Department said on Thursday that sales would end in July. Federal "
-        "agencies were ordered to remove Kaspersky products in 2017.",
+        "Chile outlaws the sale of Kaspersky software",
+        "Retailers have until September to clear their stock, the economy ministry said on "
+        "Tuesday. Government offices were told in 2019 to uninstall Kaspersky tools.",
     )
     assert (d.scope, d.action) == ("nationwide", "ban")
 
 
 def test_an_eu_data_watchdog_restricting_a_service_is_other():
-    (d,) = news("EU data watchdog orders Commission to suspend Microsoft 365 data flows")
-    assert (d.country, d.app, d.scope) == ("EU", "Microsoft 365", "other")
+    (d,) = news("EU privacy regulator tells Commission to halt Zoom data transfers")
+    assert (d.country, d.app, d.scope) == ("EU", "Zoom", "other")

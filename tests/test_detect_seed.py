@@ -24,8 +24,8 @@ PARAGRAPHS = (
     "The Welsh Government has also banned TikTok from the work phones of its ministers and staff.",
     "In Edinburgh, the Scottish Government said it was reviewing whether further action was "
     "needed.",
-    "The United States barred TikTok from federal devices in December, and the European "
-    "Commission followed suit last month.",
+    "Washington ordered TikTok off federal devices in December, and the European Commission "
+    "did the same for its staff last month.",
     "Canada, Belgium and India have taken similar action.",
     "Western apps such as Facebook and Instagram remain blocked in China.",
 )
@@ -49,7 +49,8 @@ def test_seed_like_article_yields_two_new_events_and_background_mentions():
     assert uk.announced_on == dt.date(2023, 3, 16)
     assert uk.confidence >= 0.8 and all(d.article_id == "seed-like" for d in found)
     background = {d.country for d in found if d.background}
-    assert {"US", "EU", "CA", "BE", "IN"} <= background
+    # exactly the recalled bans: China blocking Western apps is not a TikTok ban
+    assert background == {"US", "EU", "CA", "BE", "IN"}
     us = next(d for d in found if d.country == "US")
     assert us.announced_on is not None and us.announced_on.month == 12
 
