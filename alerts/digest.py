@@ -1,5 +1,9 @@
 """The daily digest: one email listing the events banwatch first saw on one day.
 
+News events (already alerted one by one) come first; candidate events (confidence below
+`alerts.min_confidence`, never emailed one by one) follow in their own section, so analysts
+review them in one place instead of receiving a stream of false alarms.
+
 Pure like `alerts.compose`: built from jinja2 templates (HTML autoescaped), sent by the caller's
 mailer. Its Message-ID is derived from the day, so a retried maintenance run is recognised as
 the same digest by mail clients.
@@ -22,13 +26,23 @@ def compose_digest(
     *,
     sender: str,
     recipients: Sequence[str],
+    candidates: Sequence[Mapping[str, Any]] = (),
 ) -> EmailMessage:
-    """Digest of `events` (rows of the `ban_events` view as dicts) first seen on `day`."""
+    """Digest of `events` (rows of `ban_events` as dicts) and `candidates` (rows of
+    `ban_event_candidates`) first seen on `day`."""
     env = _environment()
-    context = {"events": list(events), "day": day.isoformat(), "count": len(events)}
+    context = {
+        "events": list(events),
+        "candidates": list(candidates),
+        "day": day.isoformat(),
+        "count": len(events),
+    }
     msg = EmailMessage()
     plural = "" if len(events) == 1 else "s"
-    msg["Subject"] = f"{SUBJECT_PREFIX} digest {day.isoformat()}: {len(events)} new event{plural}"
+    subject = f"{SUBJECT_PREFIX} digest {day.isoformat()}: {len(events)} new event{plural}"
+    if candidates:
+        subject += f", {len(candidates)} to review"
+    msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Message-ID"] = f"<digest-{day.isoformat()}@banwatch>"

@@ -188,6 +188,12 @@ def _open_snapshot(settings: Settings):
     return open_reader(settings.warehouse.snapshot)
 
 
+EVENT_LIST_COLUMNS = (
+    "event_id, announced_on, jurisdiction, country, subdivision, app, scope, action, "
+    "source_count, round(confidence, 2) AS confidence, url"
+)
+
+
 @cli.command()
 @config_option
 @click.option(
@@ -196,21 +202,49 @@ def _open_snapshot(settings: Settings):
 @click.option(
     "--all", "include_historical", is_flag=True, help="Include historical (not alerted) events."
 )
+@click.option(
+    "--candidates",
+    is_flag=True,
+    help="List candidate events (confidence below alerts.min_confidence, not emailed) instead.",
+)
 @output_options
 @verbosity_options
-def events(config_path: str, limit: int, include_historical: bool, fmt: str) -> None:
-    """Print the ban events (the `ban_events` view), newest first."""
+def events(
+    config_path: str, limit: int, include_historical: bool, candidates: bool, fmt: str
+) -> None:
+    """Print the ban events (the `ban_events` view), newest first.
+
+    With --candidates, print the `ban_event_candidates` view: events awaiting an analyst's
+    review (historical ones only with --all).
+    """
     settings = load_settings(config_path)
+    view = "ban_event_candidates" if candidates else "ban_events"
     where = "" if include_historical else "WHERE NOT historical"
     query = (
-        "SELECT announced_on, jurisdiction, country, subdivision, app, scope, action, "
-        "source_count, round(confidence, 2) AS confidence, url "
-        f"FROM ban_events {where} ORDER BY announced_on DESC NULLS LAST, first_seen_at DESC LIMIT ?"
+        f"SELECT {EVENT_LIST_COLUMNS} FROM {view} {where} "
+        "ORDER BY announced_on DESC NULLS LAST, first_seen_at DESC, event_id LIMIT ?"
     )
     with _open_snapshot(settings) as con:
         cursor = con.execute(query, [limit])
         columns = [d[0] for d in cursor.description]
         emit(columns, cursor.fetchall(), fmt)
+
+
+READ_ONLY_HINT = (
+    "banwatch sql is read-only: it reads the snapshot's tables and views only (no ATTACH, "
+    "COPY TO, EXPORT, INSTALL/LOAD, SET, or reading local files)"
+)
+
+
+def _query_error(exc: Exception) -> BanwatchError:
+    """One line naming what DuckDB refused, with the read-only rule when that is the cause."""
+    import duckdb
+
+    detail = " ".join(str(exc).split("\n")[0].split())
+    refused = isinstance(exc, duckdb.PermissionException) or any(
+        marker in detail for marker in ("read-only mode", "configuration has been locked")
+    )
+    return BanwatchError(f"query failed: {detail}" + (f"; {READ_ONLY_HINT}" if refused else ""))
 
 
 @cli.command()
@@ -221,6 +255,9 @@ def events(config_path: str, limit: int, include_historical: bool, fmt: str) -> 
 def sql(query: str, config_path: str, fmt: str) -> None:
     """Run a read-only SQL QUERY against the warehouse snapshot.
 
+    The connection is read-only with external access off: statements that would write, attach
+    other files, copy out, install extensions or read local files fail with a one-line error.
+
     Example: banwatch sql "SELECT app, count(*) FROM ban_events GROUP BY app"
     """
     import duckdb
@@ -229,11 +266,13 @@ def sql(query: str, config_path: str, fmt: str) -> None:
     with _open_snapshot(settings) as con:
         try:
             cursor = con.execute(query)
+            if cursor.description is None:
+                return
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
         except duckdb.Error as exc:
-            raise BanwatchError(f"query failed: {str(exc).splitlines()[0]}") from None
-        if cursor.description is None:
-            return
-        emit([d[0] for d in cursor.description], cursor.fetchall(), fmt)
+            raise _query_error(exc) from None
+        emit(columns, rows, fmt)
 
 
 @cli.command()

@@ -156,6 +156,9 @@ class Event:
     url: str
     historical: bool = False  # announced before the recency window when first seen: not emailed
     source_count: int = 1
+    # news (emailed) | candidate (confidence below alerts.min_confidence: for review, never
+    # emailed one by one) | historical (confident, but old news when first seen)
+    status: str = "news"
 
 
 @dataclass

@@ -19,6 +19,10 @@ Rules, applied per situation with detections in announced_on order:
   historical, because that state is old news.
 - An event is historical (recorded, never emailed) when its announced_on is more than
   `recency_days` before it was first seen.
+- An event's status (`event_status`): `candidate` while its confidence (the max over its
+  sources) is below `min_confidence`, else `historical` or `news`. Only news is emailed. A known
+  candidate that later coverage lifts to `min_confidence` is promoted (`Resolution.promoted`
+  when it becomes news); a news or historical event never goes back to candidate.
 - event_id = sha1 of situation, action and the first detection's date: re-running a batch gives
   the same ids. An event's fields are decided by all its sources (`merge_event_fields`).
 
@@ -31,7 +35,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +101,8 @@ class Resolution:
     sources: list[Source] = field(default_factory=list)  # new sources, of new and known events
     mentions: list[Detection] = field(default_factory=list)
     updated_events: list[Event] = field(default_factory=list)  # known events whose fields changed
+    # known candidates that became news in this batch -> when (first seen of the source that did it)
+    promoted: dict[str, dt.datetime] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,21 +146,31 @@ def _majority(values: Sequence[tuple[str, float]]) -> str:
     return min(counts, key=lambda v: (-counts[v], -weight[v], v))
 
 
+NEWS, CANDIDATE, HISTORICAL = "news", "candidate", "historical"
+
+
 def combined_confidence(sources: Sequence[Source]) -> float:
-    """Noisy-OR over distinct outlets (each outlet counts once, with its best confidence)."""
-    best: dict[str, float] = {}
-    for s in sources:
-        best[s.outlet] = max(best.get(s.outlet, 0.0), min(max(s.confidence, 0.0), 1.0))
-    if not best:
-        return 0.0
-    return round(1.0 - math.prod(1.0 - c for c in best.values()), 4)
+    """The most confident source's (calibrated) confidence, clamped to 0..1.
+
+    Not noisy-OR: outlets covering one story copy one wire report, so their errors are
+    correlated, and multiplying their calibrated per-article probabilities as if independent
+    would turn ten 0.5s into a false 0.999 and email a candidate as news.
+    """
+    return round(max((min(max(s.confidence, 0.0), 1.0) for s in sources), default=0.0), 4)
+
+
+def event_status(confidence: float, historical: bool, min_confidence: float) -> str:
+    """`candidate` below `min_confidence` (never emailed one by one), else historical or news."""
+    if confidence < min_confidence:
+        return CANDIDATE
+    return HISTORICAL if historical else NEWS
 
 
 def merge_event_fields(event: Event, sources: Sequence[Source]) -> Event:
     """Decide an event's fields from all its sources, not the first alone.
 
     Majority jurisdiction and level, median announced_on (the lower middle one), evidence and
-    url of the most confident source, confidence combined over distinct outlets.
+    url of the most confident source, confidence of the most confident source.
     """
     if not sources:
         return event
@@ -313,11 +328,14 @@ def resolve_events(
     recency_days: int,
     urls: Mapping[str, str],
     outlets: Mapping[str, str],
+    min_confidence: float = 0.0,
 ) -> Resolution:
     """Turn a batch of detections into new events, new sources, mentions and updated events.
 
     `history` holds the known states of the detections' situations (from the warehouse),
-    `seen_at` when each article was first seen, `urls`/`outlets` each article's URL and outlet.
+    `seen_at` when each article was first seen, `urls`/`outlets` each article's URL and outlet,
+    `min_confidence` the alerting threshold (`alerts.min_confidence`) below which an event is a
+    candidate.
     """
     resolution = Resolution(mentions=[d for d in detections if d.background])
     timelines: dict[Situation, list[_Working]] = {}
@@ -412,18 +430,37 @@ def resolve_events(
                 old = announced is not None and (
                     (merged.first_seen_at.date() - announced).days > recency_days
                 )
+                historical = w.force_historical or old
+                status = event_status(merged.confidence, historical, min_confidence)
                 resolution.new_events.append(
-                    dataclasses.replace(merged, historical=w.force_historical or old)
+                    dataclasses.replace(merged, historical=historical, status=status)
                 )
-            elif merged != w.event:
+                continue
+            if merged.status == CANDIDATE:
+                merged = dataclasses.replace(
+                    merged,
+                    status=event_status(merged.confidence, merged.historical, min_confidence),
+                )
+                if merged.status == NEWS:
+                    resolution.promoted[merged.event_id] = _promoted_at(w, seen_at)
+            if merged != w.event:
                 resolution.updated_events.append(merged)
     resolution.new_events.sort(key=lambda e: (e.announced_on or dt.date.min, e.event_id))
     logger.info(
-        "novelty: %d new events (%d historical), %d sources, %d mentions, %d updated events",
+        "novelty: %d new events (%d historical, %d candidates), %d sources, %d mentions, "
+        "%d updated events (%d promoted to news)",
         len(resolution.new_events),
         sum(e.historical for e in resolution.new_events),
+        sum(e.status == CANDIDATE for e in resolution.new_events),
         len(resolution.sources),
         len(resolution.mentions),
         len(resolution.updated_events),
+        len(resolution.promoted),
     )
     return resolution
+
+
+def _promoted_at(w: _Working, seen_at: Mapping[str, dt.datetime]) -> dt.datetime:
+    """When a candidate became news: first seen of the latest source that this batch added."""
+    times = [seen_at[a] for a in w.added if a in seen_at]
+    return max(times) if times else w.event.first_seen_at

@@ -9,8 +9,10 @@ import dataclasses
 import datetime as dt
 import email
 import email.policy
+import functools
 
 import pytest
+from conftest import make_detection
 
 from alerts.compose import compose_alert
 from alerts.send import SmtpMailer, send_alerts
@@ -61,21 +63,10 @@ def article(n: int, title: str, outlet: str) -> Article:
     )
 
 
-def detection(article_id: str, app: str = "TikTok", **kw) -> Detection:
-    fields = dict(
-        jurisdiction="United Kingdom",
-        country="GB",
-        subdivision=None,
-        level="national",
-        app=app,
-        scope="government_devices",
-        action="ban",
-        announced_on=TODAY,
-        evidence=f"Ministers may no longer install {app} on their official handsets.",
-        confidence=0.8,
-    )
-    fields.update(kw)
-    return Detection(article_id=article_id, **fields)
+# a UK ban announced today; its evidence mentions "official handsets" and the app
+detection = functools.partial(
+    make_detection, jurisdiction="United Kingdom", country="GB", announced_on=TODAY
+)
 
 
 def load(con, pairs: list[tuple[Article, Detection]]) -> None:

@@ -3,37 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import make_detection
 
 from banwatch import __version__
 from banwatch.cli import cli
-from banwatch.records import Detection
-from enrich.novelty import resolve_events
+from enrich.novelty import event_id_for, resolve_events
 from warehouse import store
 
 ANNOUNCED = dt.date(2026, 3, 16)
 SEEN = dt.datetime(2026, 3, 16, 18, tzinfo=dt.UTC)
 
 
-def detection(article_id: str, **kw) -> Detection:
-    base = dict(
-        article_id=article_id,
-        jurisdiction="Norway",
-        country="NO",
-        subdivision=None,
-        level="national",
-        app="Telegram",
-        scope="government_devices",
-        action="ban",
-        announced_on=ANNOUNCED,
-        evidence="Norway barred Telegram from government phones on Monday.",
-        confidence=0.9,
-    )
-    base.update(kw)
-    return Detection(**base)
+# Norway's Telegram ban, the event every CLI test lists
+detection = functools.partial(
+    make_detection,
+    app="Telegram",
+    announced_on=ANNOUNCED,
+    evidence="Norway barred Telegram from government phones on Monday.",
+    confidence=0.9,
+)
 
 
 @pytest.fixture
@@ -79,10 +72,12 @@ def test_version_and_help() -> None:
 def test_events_csv_is_exact(config: Path) -> None:
     result = invoke("events", "--config", str(config), "--csv")
     assert result.exit_code == 0, result.output
+    event_id = event_id_for(("NO", "", "Telegram", "government_devices", ""), "ban", ANNOUNCED)
     assert result.output == (
-        "announced_on,jurisdiction,country,subdivision,app,scope,action,source_count,"
+        "event_id,announced_on,jurisdiction,country,subdivision,app,scope,action,source_count,"
         "confidence,url\n"
-        "2026-03-16,Norway,NO,,Telegram,government_devices,ban,2,0.99,https://one.example/n\n"
+        f"{event_id},2026-03-16,Norway,NO,,Telegram,government_devices,ban,2,0.9,"
+        "https://one.example/n\n"
     )
 
 
@@ -90,12 +85,12 @@ def test_events_table_on_a_terminal(config: Path) -> None:
     result = invoke("events", "--config", str(config))
     lines = result.output.splitlines()
     assert lines[0].split() == [
-        "announced_on", "jurisdiction", "country", "subdivision", "app", "scope", "action",
-        "source_count", "confidence", "url",
+        "event_id", "announced_on", "jurisdiction", "country", "subdivision", "app", "scope",
+        "action", "source_count", "confidence", "url",
     ]  # fmt: skip
     assert set(lines[1]) <= {"-", " "}
-    assert lines[2].split() == [
-        "2026-03-16", "Norway", "NO", "Telegram", "government_devices", "ban", "2", "0.99",
+    assert lines[2].split()[1:] == [
+        "2026-03-16", "Norway", "NO", "Telegram", "government_devices", "ban", "2", "0.9",
         "https://one.example/n",
     ]  # fmt: skip
 

@@ -6,11 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+from conftest import make_detection
 
 from banwatch import pipeline
 from banwatch.config import settings_from_dict
 from banwatch.mailsink import MailSink
-from banwatch.records import Detection
 from enrich.novelty import resolve_events
 from warehouse import store
 
@@ -29,15 +29,9 @@ def seeded_settings(tmp_path: Path, smtp_port: int, digest: list[str]):
             },
         }
     )
-    detection = Detection(
-        article_id="a1",
-        jurisdiction="Norway",
-        country="NO",
-        subdivision=None,
-        level="national",
+    detection = make_detection(
+        "a1",
         app="Telegram",
-        scope="government_devices",
-        action="ban",
         announced_on=DAY,
         evidence="Norway barred <script>alert(1)</script> Telegram from state phones.",
         confidence=0.9,
@@ -58,7 +52,7 @@ def seeded_settings(tmp_path: Path, smtp_port: int, digest: list[str]):
 def test_digest_lists_the_days_events_once_escaped(tmp_path: Path) -> None:
     with MailSink() as sink:
         settings = seeded_settings(tmp_path, sink.port, ["desk@example.org"])
-        assert pipeline.daily_digest(settings, DAY) == {"sent": 1, "events": 1}
+        assert pipeline.daily_digest(settings, DAY) == {"sent": 1, "events": 1, "candidates": 0}
         assert pipeline.daily_digest(settings, DAY + dt.timedelta(days=1))["events"] == 0
     digest = sink.messages[0]
     assert digest["Subject"] == "[banwatch] digest 2026-03-16: 1 new event"

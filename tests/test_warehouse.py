@@ -7,17 +7,18 @@ real process, because DuckDB's locks are per process.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from conftest import make_detection
 
 from banwatch.errors import WarehouseError
 from banwatch.records import (
     Article,
-    Detection,
     FeedResult,
     Outcome,
     ParsedEntry,
@@ -48,6 +49,7 @@ BAN_EVENTS_COLUMNS = [
     "url",
     "historical",
     "body",
+    "status",
 ]
 
 TABLES = [
@@ -90,21 +92,14 @@ def article(n: int, site: str = "Daily Example", when: dt.datetime = NOW) -> Art
     )
 
 
-def detection(article_id: str, **kw) -> Detection:
-    fields = dict(
-        jurisdiction="United Kingdom",
-        country="GB",
-        subdivision=None,
-        level="national",
-        app="TikTok",
-        scope="government_devices",
-        action="ban",
-        announced_on=NOW.date(),
-        evidence="The government said the app is barred from official phones.",
-        confidence=0.8,
-    )
-    fields.update(kw)
-    return Detection(article_id=article_id, **fields)
+# a UK TikTok ban announced on the day of the load
+detection = functools.partial(
+    make_detection,
+    jurisdiction="United Kingdom",
+    country="GB",
+    announced_on=NOW.date(),
+    evidence="The government said the app is barred from official phones.",
+)
 
 
 def counts(con) -> dict[str, int]:

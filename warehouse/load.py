@@ -1,5 +1,7 @@
 """Load stage batches into DuckDB: idempotent upserts on stable ids, one transaction per batch.
 
+`transaction` is re-entrant, so `pipeline.load` wraps a whole pass's loads in one transaction.
+
 Rows go in as one Arrow table per batch (`INSERT ... SELECT FROM` a registered Arrow table):
 DuckDB loads ~45,000 rows/s that way against ~700 rows/s through `executemany`. Every load is
 an upsert keyed on a stable id, so re-running a task (an Airflow retry, a re-run interval) adds
@@ -30,16 +32,32 @@ _TS = pa.timestamp("us", tz="UTC")
 _FAILED = (Outcome.HARD.value, Outcome.TEMPORARY.value)
 
 
+# Connections (by id) inside an outer `transaction`: nested ones join it instead of committing.
+_open_transactions: set[int] = set()
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN ... COMMIT, or ROLLBACK and re-raise: a batch lands whole or not at all."""
+    """BEGIN ... COMMIT, or ROLLBACK and re-raise: a batch lands whole or not at all.
+
+    Re-entrant: inside an outer `transaction` on the same connection it only joins it, so a
+    caller can wrap several load functions (a whole pass's load) in ONE transaction and a kill
+    between them commits nothing.
+    """
+    if id(con) in _open_transactions:
+        yield con
+        return
     con.begin()
+    _open_transactions.add(id(con))
     try:
         yield con
     except BaseException:
         con.rollback()
         raise
-    con.commit()
+    else:
+        con.commit()
+    finally:
+        _open_transactions.discard(id(con))
 
 
 def insert_arrow(
@@ -307,6 +325,7 @@ def _event_table(events: Sequence[Event]) -> pa.Table:
             "evidence": pa.array([e.evidence for e in events], pa.string()),
             "url": pa.array([e.url for e in events], pa.string()),
             "historical": pa.array([e.historical for e in events], pa.bool_()),
+            "status": pa.array([e.status for e in events], pa.string()),
         }
     )
 
@@ -315,14 +334,25 @@ def apply_resolution(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> 
     """Write events, their sources, mentions and the outbox rows in ONE transaction.
 
     An event and its alert row are committed together, so a crash can never leave an event
-    without its email or an email without its event. Existing events keep their id,
-    `first_seen_at` and `historical` flag; their merged fields are refreshed. An outbox row is
-    only ever inserted, never reset, so a sent alert is never queued again.
+    without its email or an email without its event. Only `news` events are queued: new ones,
+    and candidates that this batch promoted to news. Existing events keep their id,
+    `first_seen_at` and `historical` flag; their merged fields and status are refreshed. An
+    outbox row is only ever inserted, never reset, so a sent alert is never queued again.
     """
     events = _last_by([*resolution.updated_events, *resolution.new_events], "event_id")
     sources = list({(s.event_id, s.article_id): s for s in resolution.sources}.values())
-    alertable = [e for e in resolution.new_events if not e.historical]
-    refreshed = ("jurisdiction", "level", "announced_on", "confidence", "evidence", "url")
+    queue = {e.event_id: e.first_seen_at for e in resolution.new_events if e.status == "news"}
+    queue.update(resolution.promoted)
+    alertable = sorted(queue.items())
+    refreshed = (
+        "jurisdiction",
+        "level",
+        "announced_on",
+        "confidence",
+        "evidence",
+        "url",
+        "status",
+    )
     source_batch = pa.table(
         {
             "event_id": pa.array([s.event_id for s in sources], pa.string()),
@@ -338,11 +368,11 @@ def apply_resolution(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> 
     )
     outbox = pa.table(
         {
-            "event_id": pa.array([e.event_id for e in alertable], pa.string()),
+            "event_id": pa.array([eid for eid, _ in alertable], pa.string()),
             "status": pa.array(["pending"] * len(alertable), pa.string()),
             "attempts": pa.array([0] * len(alertable), pa.int32()),
-            "message_id": pa.array([f"<{e.event_id}@banwatch>" for e in alertable], pa.string()),
-            "queued_at": pa.array([_utc(e.first_seen_at) for e in alertable], _TS),
+            "message_id": pa.array([f"<{eid}@banwatch>" for eid, _ in alertable], pa.string()),
+            "queued_at": pa.array([_utc(when) for _, when in alertable], _TS),
         }
     )
     with transaction(con):
@@ -367,6 +397,8 @@ def apply_resolution(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> 
         "sources": len(sources),
         "mentions": len(resolution.mentions),
         "queued": len(alertable),
+        "promoted": len(resolution.promoted),
+        "candidates": sum(e.status == "candidate" for e in resolution.new_events),
     }
     logger.info("resolution applied: %s", counts)
     return counts

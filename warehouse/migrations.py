@@ -273,7 +273,86 @@ def m002_run_errors(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("COMMENT ON COLUMN runs.status IS " + _quote("running | finished | failed."))
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_run_errors]
+# m003: the views analysts query, split by status; every column commented (name, comment).
+EVENT_VIEW_COLUMNS: list[tuple[str, str]] = [
+    ("event_id", "Stable id of the event: sha1 of situation, action, first date (16 hex)."),
+    ("jurisdiction", "Who acted, in words (majority over the sources)."),
+    ("country", "ISO 3166-1 alpha-2 of the country ('EU' for EU institutions)."),
+    ("subdivision", "ISO 3166-2 code of a sub-national actor ('US-MT'), else NULL."),
+    ("level", "national | subnational | supranational."),
+    ("app", "Canonical app or vendor name."),
+    ("scope", "government_devices | nationwide | other."),
+    ("action", "ban | proposed | lifted."),
+    ("announced_on", "Best estimate of the announcement date (median of the sources)."),
+    ("first_seen_at", "When banwatch first saw the event."),
+    ("source_count", "Distinct outlets that reported the event."),
+    ("confidence", "Calibrated confidence 0..1: the most confident source's."),
+    ("evidence", "The most confident supporting sentence."),
+    ("url", "The article the evidence comes from."),
+    ("historical", "Announced before the recency window when first seen: never emailed."),
+    ("body", "Acting body when it acts on its own ('European Parliament'), else ''."),
+    ("status", "news (emailed) | historical (not emailed) | candidate (awaiting review)."),
+]
+
+EVENT_VIEW = """
+CREATE OR REPLACE VIEW {name} AS
+SELECT
+    e.event_id, e.jurisdiction, e.country, e.subdivision, e.level, e.app, e.scope, e.action,
+    e.announced_on, e.first_seen_at,
+    count(DISTINCT s.outlet) AS source_count,
+    e.confidence, e.evidence, e.url, e.historical, e.body, e.status
+FROM events AS e
+LEFT JOIN event_sources AS s USING (event_id)
+WHERE {where}
+GROUP BY ALL
+"""
+
+
+def m003_event_status(con: duckdb.DuckDBPyConnection) -> None:
+    """Events get a status: `candidate` ones (confidence below alerts.min_confidence) are kept
+    out of `ban_events` and the outbox, and listed in the `ban_event_candidates` view.
+
+    Events stored before this migration were alerted under the old rule, so they are `news`
+    (or `historical`), never candidates.
+    """
+    con.execute("ALTER TABLE events ADD COLUMN status VARCHAR DEFAULT 'news'")
+    con.execute("UPDATE events SET status = CASE WHEN historical THEN 'historical' ELSE 'news' END")
+    con.execute(
+        "COMMENT ON COLUMN events.status IS "
+        + _quote(
+            "news: emailed | candidate: confidence below alerts.min_confidence, never emailed "
+            "alone, listed in the digest and ban_event_candidates | historical: announced "
+            "before the recency window when first seen, not emailed."
+        )
+    )
+    con.execute(
+        "COMMENT ON COLUMN events.confidence IS "
+        + _quote("Calibrated confidence 0..1: the most confident source's (not combined).")
+    )
+    con.execute(
+        "COMMENT ON TABLE alerts IS "
+        + _quote("The alert outbox: one row per news event (status news), claimed before sending.")
+    )
+    views = {
+        "ban_events": (
+            "status <> 'candidate'",
+            "Ban events for analysts (news and historical; candidates are in "
+            "ban_event_candidates): one row per state of a situation, with source_count.",
+        ),
+        "ban_event_candidates": (
+            "status = 'candidate'",
+            "Candidate events: confidence below alerts.min_confidence, never emailed one by "
+            "one; for analysts to confirm or reject. Same columns as ban_events.",
+        ),
+    }
+    for name, (where, comment) in views.items():
+        con.execute(EVENT_VIEW.format(name=name, where=where))
+        con.execute(f"COMMENT ON VIEW {name} IS {_quote(comment)}")
+        for column, col_comment in EVENT_VIEW_COLUMNS:
+            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_quote(col_comment)}")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_run_errors, m003_event_status]
 
 
 def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:

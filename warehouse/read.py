@@ -114,7 +114,7 @@ def article_leads(con: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[st
 
 EVENT_COLUMNS = (
     "event_id, jurisdiction, country, subdivision, level, app, scope, action, body, "
-    "announced_on, first_seen_at, confidence, evidence, url, historical"
+    "announced_on, first_seen_at, confidence, evidence, url, historical, status"
 )
 
 
@@ -135,6 +135,7 @@ def event_from_row(row: tuple, source_count: int = 1) -> Event:
         ev,
         url,
         hist,
+        status,
     ) = row
     return Event(
         event_id=eid,
@@ -153,6 +154,7 @@ def event_from_row(row: tuple, source_count: int = 1) -> Event:
         url=url,
         historical=bool(hist),
         source_count=source_count,
+        status=status or "news",
     )
 
 
@@ -247,12 +249,17 @@ def _situation_of(event: Event) -> Situation:
 
 
 def list_events(
-    con: duckdb.DuckDBPyConnection, limit: int = 50, *, include_historical: bool = True
+    con: duckdb.DuckDBPyConnection,
+    limit: int = 50,
+    *,
+    include_historical: bool = True,
+    candidates: bool = False,
 ) -> list[dict[str, Any]]:
-    """Rows of the `ban_events` view as dicts, newest announcement first."""
+    """Rows of `ban_events` (or, with `candidates`, `ban_event_candidates`), newest first."""
+    view = "ban_event_candidates" if candidates else "ban_events"
     where = "" if include_historical else "WHERE NOT historical"
     cursor = con.execute(
-        f"SELECT * FROM ban_events {where} "
+        f"SELECT * FROM {view} {where} "
         "ORDER BY announced_on DESC NULLS LAST, first_seen_at DESC, event_id LIMIT ?",
         [limit],
     )

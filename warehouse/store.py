@@ -3,8 +3,9 @@
 DuckDB allows one writer process, and a reader's open file blocks that writer. So the
 scheduled pass is the only process that opens `warehouse.path`; after each pass it publishes a
 consistent read-only copy (`publish_snapshot`) with an atomic rename, and analysts, notebooks
-and `banwatch sql` open that copy (`open_reader`). A reader holding the old copy keeps reading
-it (the rename does not touch an open file) and never stops the next pass.
+and `banwatch sql` open that copy (`open_reader`, which also turns external access off). A
+reader holding the old copy keeps reading it (the rename does not touch an open file) and never
+stops the next pass.
 
 The load and read functions live in `warehouse.load` and `warehouse.read`; they are re-exported
 here so stages can call everything as `store.<verb>`.
@@ -107,21 +108,36 @@ def connect(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     return con
 
 
+# The analysts' connection may read the snapshot and nothing else: no ATTACH of other files,
+# no COPY TO / EXPORT DATABASE, no reads of local files (read_csv, read_text, glob), no
+# INSTALL/LOAD of extensions; `lock_configuration` (set last) stops SQL from undoing any of it.
+READER_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
 def open_reader(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
-    """Open the published snapshot read-only (what analysts and `banwatch sql` use)."""
+    """Open the published snapshot read-only and locked down (what `banwatch sql` uses).
+
+    Read-only, so no statement changes the snapshot; external access off and the
+    configuration locked, so no statement writes, reads or fetches anything else.
+    """
     path = Path(path)
     if not path.is_file():
         raise WarehouseError(
             f"{path}: no warehouse snapshot yet; run `banwatch run` once to publish it"
         )
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(path), read_only=True, config=dict(READER_CONFIG))
     except duckdb.Error as exc:
         raise WarehouseError(
             f"{path}: cannot open the snapshot ({_first_line(exc)}); run `banwatch run` to "
             "publish a fresh one"
         ) from None
-    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET TimeZone = 'UTC'")  # an ICU option, not accepted in `config`
+    con.execute("SET lock_configuration = true")
     return con
 
 
