@@ -94,7 +94,19 @@ class DedupeSettings:
 @dataclass(frozen=True)
 class DetectSettings:
     apps_file: str = _doc("Extra TOML app catalogue merged over the built-in one; '' for none.", "")
-    min_confidence: float = _doc("Detections below this confidence are dropped.", 0.5)
+    min_confidence: float = _doc(
+        "Detections whose calibrated confidence is below this are dropped (not even candidates).",
+        0.2,
+    )
+    model_path: str = _doc(
+        "Detector model file (JSON written by scripts/train_detector.py); '' for the packaged one.",
+        "",
+    )
+    decider: str = _doc(
+        "'model': the learned, calibrated decision; 'rules': the candidate rules' own verdicts "
+        "and hand-set confidence (uncalibrated; for explaining a detection and testing the spine).",
+        "model",
+    )
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,12 @@ class AlertSettings:
         "Events announced longer ago than this when first seen are historical "
         "(recorded, not emailed).",
         14,
+    )
+    min_confidence: float = _doc(
+        "Events whose calibrated confidence is below this are stored as `candidate` (listed in "
+        "the digest and the `ban_event_candidates` view), never emailed one by one. 0.88 is the "
+        "lowest with cross-validated precision >= 0.95 (docs/detection.md).",
+        0.88,
     )
 
     @property
@@ -279,6 +297,12 @@ def settings_from_dict(raw: dict[str, Any], *, path: str | None = None) -> Setti
     tls = settings.alerts.tls
     if tls not in (False, "starttls", "ssl"):
         raise ConfigError("must be false, 'starttls' or 'ssl'", path=path, key="alerts.tls")
+    if settings.detect.decider not in ("model", "rules"):
+        raise ConfigError("must be 'model' or 'rules'", path=path, key="detect.decider")
+    for key in ("detect.min_confidence", "alerts.min_confidence"):
+        section, name = key.split(".")
+        if not 0.0 <= getattr(getattr(settings, section), name) <= 1.0:
+            raise ConfigError("must be in [0, 1]", path=path, key=key)
     if not 0.0 < settings.dedupe.threshold <= 1.0:
         raise ConfigError("must be in (0, 1]", path=path, key="dedupe.threshold")
     for name in ("recipients", "digest_recipients"):

@@ -34,10 +34,20 @@ smtp_port = {smtp_port}
 sender = "banwatch@example.org"
 recipients = ["analysts@example.org"]
 recency_days = 14
-{feeds}"""
+{min_confidence}{decider}{feeds}"""
 
 
-def write_config(workdir: Path, newsroom: Any, smtp_port: int) -> Path:
+def write_config(
+    workdir: Path,
+    newsroom: Any,
+    smtp_port: int,
+    *,
+    decider: str = "",
+    min_confidence: float | None = None,
+) -> Path:
+    """The demo's config. `decider` sets `detect.decider` and `min_confidence` sets
+    `alerts.min_confidence`: the spine's tests let the rules decide with their old 0.5 floor,
+    so that they test the stages, not the model's reading of the sample."""
     feeds = "".join(
         f'\n[[feeds]]\nname = "{outlet}"\nurl = "{newsroom.feed_url(outlet)}"\n'
         for outlet in newsroom.outlets
@@ -45,7 +55,12 @@ def write_config(workdir: Path, newsroom: Any, smtp_port: int) -> Path:
     path = workdir / "banwatch.toml"
     path.write_text(
         CONFIG_TEMPLATE.format(
-            base=newsroom.base_url, workdir=workdir.as_posix(), smtp_port=smtp_port, feeds=feeds
+            base=newsroom.base_url,
+            workdir=workdir.as_posix(),
+            smtp_port=smtp_port,
+            feeds=feeds,
+            min_confidence="" if min_confidence is None else f"min_confidence = {min_confidence}\n",
+            decider=f'[detect]\ndecider = "{decider}"\n' if decider else "",
         ),
         encoding="utf-8",
     )
@@ -90,6 +105,18 @@ def run_demo(
             )
             click.echo()
             emit([d[0] for d in cursor.description], cursor.fetchall(), "table")
+            cursor = con.execute(
+                "SELECT jurisdiction, app, scope, action, round(confidence, 2) AS confidence, "
+                "left(evidence, 70) AS evidence FROM ban_event_candidates "
+                "ORDER BY confidence DESC, jurisdiction"
+            )
+            candidates = cursor.fetchall()
+            if candidates:
+                click.echo(
+                    f"\ncandidates awaiting review (confidence below alerts.min_confidence = "
+                    f"{settings.alerts.min_confidence}, not emailed):"
+                )
+                emit([d[0] for d in cursor.description], candidates, "table")
         click.echo()
         click.echo(
             f"warehouse: {settings.warehouse.path} "

@@ -200,7 +200,7 @@ def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) 
 def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) -> dict[str, Any]:
     """CPU: detect government app-ban events (and background mentions) in the new articles."""
     from enrich.apps import load_catalogue
-    from enrich.detect import detect_ban_events
+    from enrich.detect import detect_ban_events, load_model
 
     articles = _articles_from(article_paths)
     catalogue = load_catalogue(settings.detect.apps_file or None)
@@ -209,6 +209,10 @@ def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) ->
         catalogue=catalogue,
         min_confidence=settings.detect.min_confidence,
         feed_countries={f.name: f.country for f in settings.feeds if f.country},
+        model=load_model(settings.detect.model_path)
+        if settings.detect.decider == "model"
+        else None,
+        decider=settings.detect.decider,
     )
     path = _dump(Path(run_dir) / "detections.pkl", detections)
     logger.info("detections: %s", counts)
@@ -227,10 +231,17 @@ def load(
 ) -> dict[str, Any]:
     """DB write: load feeds, articles, stories and detections; resolve events; fill the outbox.
 
+    Everything is ONE transaction: feed state (ETag/Last-Modified), articles, embeddings,
+    stories, detections, events and outbox rows commit together or not at all. A pass killed
+    mid-load leaves the warehouse as it was, so the next pass polls and fetches the same items
+    again instead of skipping stored URLs whose events were never resolved. The snapshot is
+    published only after the commit. `checkpoint` marks each former commit point (a test hook).
+
     With `replay`, each article counts as first seen when it was published (a backfill or an
     evaluation over an archive), so the recency window is applied as if banwatch had been running
     then; otherwise everything new is first seen `now`.
     """
+    from banwatch.faults import checkpoint
     from enrich.novelty import holder_of, inherit_scopes, resolve_events
     from warehouse import store
 
@@ -243,31 +254,41 @@ def load(
         a.article_id: (a.published_at if replay and a.published_at else now) for a in articles
     }
     with _connect(settings) as con:
-        store.load_feed_results(con, results)
-        new_articles = store.load_articles(con, articles, run_id)
-        if stories["ids"]:
-            store.load_embeddings(con, stories["ids"], stories["model"], stories["matrix"])
-        new_stories = store.load_stories(con, stories["assignments"], now)
-        detections = inherit_scopes(
-            detections, store.holder_states(con, {holder_of(d) for d in detections})
-        )
-        store.load_detections(con, detections)
-        history = store.situation_history(con, {d.situation for d in detections})
-        resolution = resolve_events(
-            detections,
-            history,
-            seen_at=seen_at,
-            recency_days=settings.alerts.recency_days,
-            urls={a.article_id: a.url for a in articles},
-            outlets={a.article_id: a.site_name or a.feed_name for a in articles},
-        )
-        store.apply_resolution(con, resolution)
+        with store.transaction(con):
+            store.load_feed_results(con, results)
+            checkpoint("load:feeds")
+            new_articles = store.load_articles(con, articles, run_id)
+            checkpoint("load:articles")
+            if stories["ids"]:
+                store.load_embeddings(con, stories["ids"], stories["model"], stories["matrix"])
+            checkpoint("load:embeddings")
+            new_stories = store.load_stories(con, stories["assignments"], now)
+            checkpoint("load:stories")
+            detections = inherit_scopes(
+                detections, store.holder_states(con, {holder_of(d) for d in detections})
+            )
+            store.load_detections(con, detections)
+            checkpoint("load:detections")
+            history = store.situation_history(con, {d.situation for d in detections})
+            resolution = resolve_events(
+                detections,
+                history,
+                seen_at=seen_at,
+                recency_days=settings.alerts.recency_days,
+                urls={a.article_id: a.url for a in articles},
+                outlets={a.article_id: a.site_name or a.feed_name for a in articles},
+                min_confidence=settings.alerts.min_confidence,
+            )
+            applied = store.apply_resolution(con, resolution)
+            checkpoint("load:events")
+        checkpoint("load:committed")
         store.publish_snapshot(con, settings.warehouse.snapshot)
     counts = {
         "new_articles": new_articles,
         "new_stories": new_stories,
         "new_events": len(resolution.new_events),
-        "alertable_events": sum(1 for e in resolution.new_events if not e.historical),
+        "alertable_events": applied["queued"],
+        "candidates": applied["candidates"],
     }
     logger.info("loaded: %s", counts)
     return counts
@@ -337,8 +358,18 @@ def maintenance(settings: Settings) -> dict[str, Any]:
     return {"bytes_before": before, "bytes_after": after}
 
 
+def _rows(con: Any, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, list(params))
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
 def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
-    """DB read + SMTP: one email listing the events first seen on `day`, if a digest is set up."""
+    """DB read + SMTP: one email listing the events first seen on `day`, if a digest is set up.
+
+    News events come first; candidates first seen that day (confidence below
+    `alerts.min_confidence`, never emailed one by one) follow in their own section, for review.
+    """
     from alerts.digest import compose_digest
     from alerts.send import SmtpMailer
 
@@ -346,22 +377,36 @@ def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
     if not recipients or not settings.alerts.enabled:
         return {"sent": 0, "events": 0, "reason": "no digest_recipients configured"}
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    window = [start, start + dt.timedelta(days=1)]
     with _connect(settings) as con:
-        cursor = con.execute(
+        events = _rows(
+            con,
             "SELECT * FROM ban_events WHERE NOT historical AND first_seen_at >= ? "
             "AND first_seen_at < ? ORDER BY announced_on, jurisdiction",
-            [start, start + dt.timedelta(days=1)],
+            window,
         )
-        columns = [d[0] for d in cursor.description]
-        events = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    message = compose_digest(events, day, sender=settings.alerts.sender, recipients=recipients)
+        candidates = _rows(
+            con,
+            "SELECT * FROM ban_event_candidates WHERE first_seen_at >= ? AND first_seen_at < ? "
+            "ORDER BY confidence DESC, announced_on, jurisdiction",
+            window,
+        )
+    message = compose_digest(
+        events, day, sender=settings.alerts.sender, recipients=recipients, candidates=candidates
+    )
     mailer = SmtpMailer(settings.alerts)
     try:
         mailer.send(message)
     finally:
         mailer.close()
-    logger.info("digest for %s: %d events to %d recipients", day, len(events), len(recipients))
-    return {"sent": 1, "events": len(events)}
+    logger.info(
+        "digest for %s: %d events, %d candidates to %d recipients",
+        day,
+        len(events),
+        len(candidates),
+        len(recipients),
+    )
+    return {"sent": 1, "events": len(events), "candidates": len(candidates)}
 
 
 # ---------------------------------------------------------------- the whole pass

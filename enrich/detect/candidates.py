@@ -1,9 +1,11 @@
-"""Government app-ban event detection: which government did what to which app, and when.
+"""Candidate ban events in one clause: the rules' half of detection, tuned for recall.
 
-Rules over sentences, with gazetteers (`enrich.actors`, `enrich.apps`), multilingual cue
-lists (`enrich.lexicon`) and date resolution (`enrich.dates`). No model is loaded.
+Gazetteers (`enrich.actors`, `enrich.apps`), multilingual cue lists (`enrich.lexicon`) and
+date resolution (`enrich.dates`) propose what a clause may state; whether it is a government's
+step reported as news is decided by the learned model (`enrich.detect.model`), which reads the
+rules' signals as features, never as verdicts.
 
-How an article is read (title first, then the text, sentence by sentence, clause by clause):
+How a clause is read (the article as a whole is `enrich.detect.article`):
 
 1. A clause states an event when it has an action cue (ban / proposed / lifted) that is not
    asked for, argued for or denied ("should ban", "urges", "not a ban"), whose object is an app
@@ -13,11 +15,6 @@ How an article is read (title first, then the text, sentence by sentence, clause
    the article's main app. A multi-app action is filed under the first app named.
 3. The actor is an EU institution, else the place or body in subject position, else "<X>'s
    ban", else "in <X>"; a bare "the court" or none at all resolves to the article's main actor.
-4. The first event stated (headline first) is the article's news and sets its main country.
-   Later events are *background* (recalled, not news) when they are dated well before
-   publication, use recall cues ("already", "similar action", "follows ..."), belong to
-   another country, or are an earlier state of the news's own situation. Events of other
-   parts of the same state ("the Welsh Government has also banned ...") stay news.
 """
 
 from __future__ import annotations
@@ -25,14 +22,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections import Counter
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from banwatch.records import Article, Detection
 from enrich import lexicon as lx
-from enrich.actors import ActorMention, country_name, find_actors, subdivision_name
-from enrich.apps import CAMEL, AppCatalogue, AppMention, default_catalogue, name_near_action
+from enrich.actors import ActorMention, find_actors, subdivision_name
+from enrich.apps import CAMEL, AppCatalogue, AppMention, name_near_action
 from enrich.dates import find_times
 
 logger = logging.getLogger(__name__)
@@ -149,97 +143,6 @@ class _Context:
 def split_sentences(text: str) -> list[str]:
     """Sentences of a text, on punctuation and line breaks (abbreviations kept whole)."""
     return [s.strip() for s in _SENT_SPLIT.split(text or "") if s and s.strip()]
-
-
-def detect_text(
-    title: str,
-    text: str,
-    published: dt.datetime | None,
-    *,
-    article_id: str = "",
-    catalogue: AppCatalogue | None = None,
-    language: str | None = None,
-    home_country: str | None = None,
-) -> list[Detection]:
-    """Every ban event an article states, new ones first, recalled ones as `background`."""
-    catalogue = catalogue or default_catalogue()
-    pub = (published or dt.datetime.now(dt.UTC)).date()
-    sentences = [title.strip()] if title and title.strip() else []
-    sentences += split_sentences(text)[:MAX_SENTENCES]
-    if not title or not title.strip():
-        sentences.insert(0, "")
-    ctx = _context(sentences, catalogue, language, home_country)
-    candidates: list[_Candidate] = []
-    for i, sentence in enumerate(sentences):
-        if not sentence:
-            continue
-        if i == 0 and lx.HEADLINE_QUESTION.search(sentence):
-            continue  # "Should X ban Y?" asks, it does not report
-        for clause in _clauses(sentence):
-            cand = _read_clause(clause, sentence, i, pub, ctx, catalogue)
-            if cand is not None:
-                candidates.append(cand)
-    not_news = bool(
-        lx.ARTICLE_NOT_NEWS.search(" ".join(sentences[:3]))
-        or lx.RETROSPECTIVE_HEADLINE.search(sentences[0])
-    )
-    eu_hint = ""
-    if ctx.actor is not None and ctx.actor.country == "EU":
-        # "Brussels bans ..." + "Council officials told staff ...": which institution acted
-        m = _EU_BARE.search(" ".join(sentences[:4]))
-        eu_hint = _EU_BARE_NAMES[m.group(0)] if m else ""
-    return _assemble(_settle_weak_proposals(candidates), article_id, pub, not_news, eu_hint)
-
-
-def detect_ban_events(
-    articles: Sequence[Article],
-    *,
-    catalogue: AppCatalogue | None = None,
-    min_confidence: float = 0.5,
-    feed_countries: Mapping[str, str] | None = None,
-) -> tuple[list[Detection], dict[str, int]]:
-    """Detect ban events in a batch of articles; returns detections and outcome counts.
-
-    `feed_countries` maps a feed name to its country (config `[[feeds]] country`): a domestic
-    outlet's "the government" with no country named is that country's.
-    """
-    catalogue = catalogue or default_catalogue()
-    detections: list[Detection] = []
-    counts = {"articles": 0, "with_events": 0, "detections": 0, "background": 0, "dropped": 0}
-    for article in articles:
-        counts["articles"] += 1
-        try:
-            found = detect_text(
-                article.title,
-                article.text,
-                article.published_at or article.fetched_at,
-                article_id=article.article_id,
-                catalogue=catalogue,
-                language=article.language,
-                home_country=(feed_countries or {}).get(article.feed_name),
-            )
-        except Exception:  # one odd page must not stop the batch
-            logger.exception("detection failed for article %s", article.article_id)
-            counts["errors"] = counts.get("errors", 0) + 1
-            continue
-        kept = [d for d in found if d.confidence >= min_confidence]
-        counts["dropped"] += len(found) - len(kept)
-        counts["background"] += sum(d.background for d in kept)
-        counts["detections"] += len(kept)
-        if any(not d.background for d in kept):
-            counts["with_events"] += 1
-        detections.extend(kept)
-    logger.info(
-        "detected %s events in %s articles (%s background, %s below confidence)",
-        counts["detections"] - counts["background"],
-        counts["articles"],
-        counts["background"],
-        counts["dropped"],
-    )
-    return detections, counts
-
-
-# --- reading one clause ------------------------------------------------------------------------
 
 
 def _clauses(sentence: str) -> list[str]:
@@ -603,241 +506,3 @@ def _scope(clause: str, actor: _Actor, body_kinds: set[str]) -> tuple[str, bool]
 
 
 # --- the article as a whole --------------------------------------------------------------------
-
-
-# The home state of a language's press: a French article saying only "l'État interdit ..." is
-# about France. A weak prior, used only when the title and lead name no acting place at all.
-_HOME_COUNTRY = {"fr": "FR", "de": "DE", "it": "IT", "es": "ES", "pt": "BR"}
-
-
-def _context(
-    sentences: list[str],
-    catalogue: AppCatalogue,
-    language: str | None = None,
-    home_country: str | None = None,
-) -> _Context:
-    """The article's main app and actor: first named in the title, else in the lead."""
-    ctx = _Context()
-    lead = sentences[:4]
-    ctx.calls_app = any(a.generic or not a.in_catalogue for s in lead for a in catalogue.find(s))
-    ctx.app_counts = dict(
-        Counter(
-            a.app for s in sentences for a in catalogue.find(s) if not a.generic and a.in_catalogue
-        )
-    )
-    for s in lead:
-        named = [a for a in catalogue.find(s) if not a.generic]
-        if named and not ctx.app:
-            ctx.app = named[0].app
-        if ctx.actor is None and not lx.BACKGROUND.search(s):
-            # a sentence recalling other countries' bans does not say who acts today
-            for a in find_actors(s):
-                if a.kind == "body" and not a.country:
-                    continue
-                if _is_actor(s, a):
-                    ctx.actor = _actor_of(a, _with_body(s, a, find_actors(s)), explicit=False)
-                    break
-        if ctx.app and ctx.actor:
-            break
-    if not ctx.app and ctx.calls_app and sentences[0]:
-        found = _trigger(sentences[0])
-        unknown = found and name_near_action(sentences[0], found[1].start(), found[1].end())
-        if unknown:
-            ctx.app, ctx.app_in_catalogue = unknown.app, False
-    # the feed's own country (config `[[feeds]] country`) beats the language's home state
-    home = home_country or _HOME_COUNTRY.get((language or "")[:2].lower())
-    if (
-        ctx.actor is None
-        and home
-        and any(
-            a.kind == "body" and a.body not in ("leader", "police")
-            for s in sentences[:2]
-            for a in find_actors(s)
-        )
-    ):
-        ctx.actor = _Actor(country_name(home), home, None, "national", "", False, "government")
-    if ctx.actor is None:
-        # A domestic story may never name its country as an actor ("IT teams across
-        # Whitehall"): the first place it names at all is the best guess.
-        ctx.actor = next(
-            (
-                _actor_of(a, "", explicit=False)
-                for s in sentences
-                for a in find_actors(s)
-                if a.kind in ("country", "capital", "subdivision", "region", "territory")
-                or (a.kind == "body" and a.country)
-            ),
-            None,
-        )
-    for i, s in enumerate(sentences):
-        found = find_actors(s)
-        for a in found:
-            if a.subdivision is None or a.level != "subnational":
-                continue
-            body_kind = _with_body(s, a, found)
-            if ctx.sub_body is None and i <= 3 and body_kind:
-                ctx.sub_body = _actor_of(a, body_kind, explicit=False)
-            if ctx.subdivision is None:
-                ctx.subdivision = _actor_of(a, body_kind, explicit=False)
-        if ctx.subdivision is not None:
-            break
-    return ctx
-
-
-def _settle_weak_proposals(cands: list[_Candidate]) -> list[_Candidate]:
-    """ "X moves to block Y" is a ban when the lead says the block was ordered, else a proposal."""
-    out = []
-    for c in cands:
-        if c.weak_proposal:
-            countries = {a.country for a in c.actors}
-            definite = any(
-                o.action == "ban"
-                and o.app == c.app
-                and o.index <= 3
-                and not (o.recall_cue or o.stated_old)
-                and countries & {a.country for a in o.actors}
-                for o in cands
-            )
-            if definite:
-                c = replace(c, action="ban", weak_proposal=False)
-        out.append(c)
-    return out
-
-
-def _assemble(
-    cands: list[_Candidate],
-    article_id: str,
-    pub: dt.date,
-    not_news: bool = False,
-    eu_hint: str = "",
-) -> list[Detection]:
-    """Turn clause candidates into the article's detections (news first, then background)."""
-    # Scope stated anywhere in the article for an (actor, app) beats a default scope: the
-    # headline says "bans TikTok", the lead says "on government phones".
-    stated_scope: dict[tuple, str] = {}
-    eu_body = next(
-        (a.body for c in cands for a in c.actors if a.country == "EU" and a.body), eu_hint
-    )
-    for c in cands:
-        if c.scope_explicit and not c.stated_old and not (c.recall_cue and c.index > 0):
-            for a in c.actors:
-                stated_scope.setdefault((a.country, a.subdivision or "", c.app), c.scope)
-    explicit_news_countries = {
-        a.country
-        for c in cands
-        for a in c.actors
-        if a.explicit and not c.stated_old and not (c.recall_cue and c.index > 0)
-    }
-    out: dict[tuple, Detection] = {}
-    main_country: str | None = None
-    news: dict[tuple, tuple] = {}  # (country, subdivision, body) -> key of its news detection
-    dated: set[tuple] = set()  # keys whose date comes from a stated time phrase
-    for c in cands:
-        for actor in c.actors:
-            if actor.country == "EU" and not actor.body and eu_body:
-                actor = replace(actor, body=eu_body, jurisdiction=eu_body)
-            scope = (
-                c.scope
-                if c.scope_explicit
-                else stated_scope.get((actor.country, actor.subdivision or "", c.app), c.scope)
-            )
-            body = actor.body if scope == "government_devices" else ""
-            if c.action == "proposed" and actor.level != "supranational":
-                body = ""  # a bill or plan is the state's, not a body's rule for its own devices
-            if body and body != actor.body:
-                actor = replace(actor, body=body)
-            if not body and actor.body:
-                actor = replace(actor, body="")
-            background = not_news or c.stated_old or (c.recall_cue and c.index > 0)
-            if not background and main_country is not None and actor.country != main_country:
-                background = True  # another country's ban, recalled for context
-            if (
-                not background
-                and not actor.explicit
-                and actor.country not in explicit_news_countries
-            ):
-                if any(a.explicit and a.country == actor.country for d in cands for a in d.actors):
-                    background = True  # the article names this actor only in recalled events
-            if not background and main_country is not None and c.index > 3 and not actor.explicit:
-                background = True  # deep text without its own actor: commentary
-            holder = (actor.country, actor.subdivision or "", body)
-            if not background and holder in news:
-                prev = out[news[holder]]
-                if (prev.app, prev.action) != (c.app, c.action):
-                    # One news event per actor and article: a second app is the same
-                    # multi-app action (filed under the first), another action an older state.
-                    if prev.action != c.action:
-                        background = True
-                    else:
-                        continue
-            if not background and main_country is None:
-                main_country = actor.country
-            announced = c.announced if c.announced else pub
-            if background and not c.stated_old:
-                announced = c.announced if c.announced != pub else None
-            det = Detection(
-                article_id=article_id,
-                jurisdiction=actor.jurisdiction,
-                country=actor.country,
-                subdivision=actor.subdivision,
-                level=actor.level,
-                app=c.app,
-                scope=scope,
-                action=c.action,
-                announced_on=announced,
-                evidence=c.evidence,
-                confidence=_confidence(c, actor, background),
-                body=body,
-                background=background,
-                scope_explicit=c.scope_explicit or scope != "nationwide",
-            )
-            key = (det.country, det.subdivision or "", det.app, det.scope, det.body, det.action)
-            if not background:
-                news.setdefault(holder, key)
-            prev = out.get(key)
-            if prev is None or (prev.background and not background):
-                out[key] = det
-                if c.date_stated:
-                    dated.add(key)
-                continue
-            if prev.background != background:
-                continue
-            merged = prev
-            if det.confidence > prev.confidence:
-                merged = replace(merged, confidence=det.confidence)
-            if c.date_stated and key not in dated:
-                # the headline has no date; the lead says "on Thursday"
-                merged = replace(merged, announced_on=det.announced_on)
-                dated.add(key)
-            out[key] = merged
-    dets = _drop_unscoped_twins(list(out.values()))
-    dets.sort(key=lambda d: (d.background, -d.confidence))
-    return dets
-
-
-def _drop_unscoped_twins(dets: list[Detection]) -> list[Detection]:
-    """One article, one step: a news detection that only defaults its scope ("lifts the ban")
-    is the same step as one of the same actor, app and action whose scope the article states."""
-    scoped = {
-        (d.country, d.subdivision, d.app, d.action)
-        for d in dets
-        if not d.background and d.scope_explicit
-    }
-    return [
-        d
-        for d in dets
-        if d.background
-        or d.scope_explicit
-        or (d.country, d.subdivision, d.app, d.action) not in scoped
-    ]
-
-
-def _confidence(c: _Candidate, actor: _Actor, background: bool) -> float:
-    score = 0.45
-    score += 0.2 if actor.explicit else 0.0
-    score += 0.15 if c.app_explicit else -0.05
-    score += 0.05 if c.in_catalogue else -0.1
-    score += 0.1 if c.index <= 1 else (0.0 if c.index <= 3 else -0.1)
-    score += 0.05 if c.scope_explicit else 0.0
-    score -= 0.05 if c.action == "proposed" else 0.0
-    return round(max(0.05, min(0.99, score)), 2)

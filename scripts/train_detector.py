@@ -1,0 +1,56 @@
+"""Fit the detector's decision model on every labelled set and write its JSON weights.
+
+    python scripts/train_detector.py                       # -> enrich/detect/data/detector.json
+    python scripts/train_detector.py --out /tmp/model.json --seed 1
+
+Reproducible: a fixed seed, folds grouped by situation, and the labelled files' hash recorded
+in the model (`meta.trained_on`). Cross-validated figures of the same procedure:
+`python -m bench.crossval` (docs/detection.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.crossval import load_all  # noqa: E402
+from bench.labelled import set_dirs, set_files  # noqa: E402
+from enrich.detect.features import feature_matrix  # noqa: E402
+from enrich.detect.training import build, data_version, fit  # noqa: E402
+
+OUT = ROOT / "enrich/detect/data/detector.json"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    dirs = set_dirs()
+    rows, gold, _events = load_all()
+    data = build(rows, gold)
+    x = feature_matrix(data.batch.named, data.names)
+    model = fit(
+        x, data.y, data.groups, data.names,
+        seed=args.seed,
+        meta={
+            "trained_on": data_version(set_files(dirs)),
+            "sets": sorted(dirs),
+            "articles": len(rows),
+            "trained_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    )  # fmt: skip
+    model.save(args.out)
+    size = Path(args.out).stat().st_size
+    print(f"wrote {args.out} ({size / 1024:.0f} KiB): {model.meta}")
+
+
+if __name__ == "__main__":
+    main()
