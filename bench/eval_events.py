@@ -1,20 +1,26 @@
-"""Quality bench for ban-event detection on the labelled set (`/work/shared/eval`).
+"""Quality bench for ban-event detection on a labelled set (format: /work/shared/eval/README.md).
 
-    python -m bench.eval_events --mode article            # fast: detector only
-    python -m bench.eval_events --mode e2e                # the real pipeline, end to end
-    python -m bench.eval_events --mode article --details  # list every miss and false alarm
+    python -m bench.eval_events --mode article                     # fast: detector only
+    python -m bench.eval_events --mode e2e                         # the real pipeline
+    python -m bench.eval_events --mode article --details           # every miss and false alarm
+    python -m bench.eval_events --mode e2e --eval-dir eval-fulltext --min-confidence 0.8
 
-article mode runs `detect_text` over the headline and lead of every article and groups the
-news (non-background) detections into events the way the warehouse does: per situation
-(country, subdivision, app, scope, body), a detection with the same action as the
-situation's latest event, close in time, is more coverage of it; anything else is a new event.
+`--eval-dir` takes a path or a set's name: eval, eval-fulltext (the shared sets, found beside
+the repository in ../shared, else /work/shared), devset, holdout (in bench/).
 
-e2e mode serves the set from a loopback `Newsroom` (phase 1, then phase 2), runs
-`banwatch run --replay` after each phase against an aiosmtpd sink, and scores the `ban_events`
-view of the DuckDB file, plus emails per event (must be exactly 1 per gold event, 0 otherwise).
+article mode runs `detect_text` over the headline and the text of every article (lead, plus
+the body paragraphs where the set has a `body` column) and resolves events with
+`enrich.novelty` exactly as the load step does, each article first seen when it was published.
 
-The labelled set is for MEASURING only: never copy its rows into tests, never add a rule for
-one row. Scoring lives in `bench/scoring.py`.
+e2e mode serves the set from a loopback `Newsroom` (phase 1, then phase 2; pages whose text is
+the lead then the body paragraphs, the lead as the feed description), runs `banwatch run
+--replay` after each phase against an aiosmtpd sink, and scores every event the warehouse holds
+(ban_events, plus ban_event_candidates where that view exists) and, apart, the events that got
+an email (exactly 1 per gold event, 0 otherwise). `score_e2e` does this for any subset of the
+rows (one cross-validation fold).
+
+The labelled sets are for MEASURING only: never copy their rows into tests, never add a rule for
+one row. Scoring lives in `bench/scoring.py`, the pipeline harness in `bench/harness.py`.
 """
 
 from __future__ import annotations
@@ -22,56 +28,135 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import html
+import inspect
+import logging
+import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
+from bench.harness import FeedEntry, read_events, run_banwatch, write_config
 from bench.scoring import (
-    NEGATIVE_LABELS,
+    Evaluation,
     GoldEvent,
     PredictedEvent,
-    Report,
+    evaluate,
     load_gold,
-    score,
+    restrict_gold,
 )
 from enrich.apps import AppCatalogue
 
-EVAL_DIR = Path("/work/shared/eval")
+logger = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parent.parent
 RECENCY_DAYS = 14  # as the e2e config: alerts.recency_days
+BODY_SEPARATOR = " || "
+LOCAL_SETS = {"devset": REPO / "bench" / "devset", "holdout": REPO / "bench" / "holdout"}
+SHARED_SETS = {"eval": "eval", "eval-fulltext": "eval-fulltext"}
+
+
+def shared_dir() -> Path | None:
+    """The shared folder: $BANWATCH_SHARED, else `shared/` beside the clone (as CI lays it
+    out), else /work/shared; None where the machine has none."""
+    env = os.environ.get("BANWATCH_SHARED")
+    for candidate in (Path(env) if env else None, REPO.parent / "shared", Path("/work/shared")):
+        if candidate is not None and candidate.is_dir():
+            return candidate
+    return None
+
+
+def resolve_eval_dir(value: str | Path) -> Path:
+    """A set's folder from a path or a name (eval, eval-fulltext, devset, holdout)."""
+    path = Path(value)
+    if (path / "events.csv").is_file():
+        return path
+    name = str(value).removeprefix("shared-")
+    if name in LOCAL_SETS:
+        return LOCAL_SETS[name]
+    shared = shared_dir()
+    if name in SHARED_SETS and shared is not None:
+        return shared / SHARED_SETS[name]
+    raise SystemExit(
+        f"no labelled set at {value!r}: give a folder with events.csv and articles.tsv"
+    )
 
 
 def _published(row: dict[str, str]) -> dt.datetime:
     return dt.datetime.fromisoformat(row["published"].replace("Z", "+00:00"))
 
 
+def paragraphs(row: dict[str, str]) -> list[str]:
+    """The article's paragraphs: the lead's, then the body's (`body` column, ' || '-joined)."""
+    out = [p.strip() for p in row["lead"].split("\n") if p.strip()]
+    out += [p.strip() for p in (row.get("body") or "").split(BODY_SEPARATOR) if p.strip()]
+    return out
+
+
+def article_text(row: dict[str, str]) -> str:
+    """What extraction would give for the page: its paragraphs, one per line."""
+    return "\n".join(paragraphs(row))
+
+
+def _status(event, alerts_min_confidence: float | None) -> str:
+    """The event's status as the warehouse stores it (the detector's own where it has one)."""
+    status = getattr(event, "status", None)
+    if status:
+        return status
+    if alerts_min_confidence is not None and event.confidence < alerts_min_confidence:
+        return "candidate"
+    return "historical" if event.historical else "news"
+
+
 def article_mode(
-    articles: list[dict[str, str]], min_confidence: float = 0.5, catalogue=None
+    articles: list[dict[str, str]],
+    min_confidence: float = 0.2,
+    catalogue=None,
+    *,
+    alerts_min_confidence: float | None = None,
+    model_path: str = "",
+    decider: str = "model",
 ) -> tuple[list[PredictedEvent], float]:
-    """Detect on headline + lead, then resolve events exactly as the load step does
-    (`enrich.novelty`), each article first seen when it was published (`--replay`)."""
-    from enrich.detect import detect_text
+    """Detect on headline + text with `detect_ban_events` (the learned model unless `decider`
+    is "rules"), then resolve events exactly as the load step does (`enrich.novelty`), each
+    article first seen when it was published (`--replay`). Returns the events (with their
+    status) and the CPU seconds spent. On the sets the packaged model was fitted on this is a
+    training score: `bench/crossval.py` gives the cross-validated one."""
+    from banwatch.records import Article
+    from enrich.detect import detect_ban_events, load_model
     from enrich.novelty import inherit_scopes, resolve_events
 
     rows = sorted(articles, key=_published)
     by_id = {row["item_id"]: row for row in rows}
-    detections = []
     started = time.process_time()
-    for row in rows:
-        found = detect_text(
+    batch = [
+        Article(
+            row["item_id"],
+            row["item_id"],
+            row["outlet"],
             row["headline"],
-            row["lead"],
+            article_text(row),
             _published(row),
-            article_id=row["item_id"],
-            catalogue=catalogue,
             language=row["lang"],
-        )
-        detections += [d for d in found if d.confidence >= min_confidence]
+        )  # fmt: skip
+        for row in rows
+    ]
+    detections, _counts = detect_ban_events(
+        batch,
+        catalogue=catalogue,
+        min_confidence=min_confidence,
+        model=load_model(model_path) if decider == "model" else None,
+        decider=decider,
+    )
     detections = inherit_scopes(detections, {})
+    extra = {}
+    if (
+        alerts_min_confidence is not None
+        and "min_confidence" in inspect.signature(resolve_events).parameters
+    ):
+        extra["min_confidence"] = alerts_min_confidence
     resolution = resolve_events(
         detections,
         {},
@@ -79,6 +164,7 @@ def article_mode(
         recency_days=RECENCY_DAYS,
         urls={r["item_id"]: r["item_id"] for r in rows},
         outlets={r["item_id"]: r["outlet"] for r in rows},
+        **extra,
     )
     cpu = time.process_time() - started
     sources: dict[str, set[str]] = defaultdict(set)
@@ -88,14 +174,59 @@ def article_mode(
     for e in resolution.new_events:
         ev = PredictedEvent(
             e.country, e.subdivision, e.app, e.scope, e.action, e.announced_on,
-            e.confidence, e.evidence,
+            e.confidence, e.evidence, status=_status(e, alerts_min_confidence),
         )  # fmt: skip
-        for article_id in sources[e.event_id]:
-            ev.article_ids.add(article_id)
-            ev.languages.add(by_id[article_id]["lang"])
-            ev.labels.add(by_id[article_id]["label"])
+        _attach(ev, sources[e.event_id], by_id)
         events.append(ev)
     return events, cpu
+
+
+def _attach(ev: PredictedEvent, article_ids: set[str], by_id: dict[str, dict[str, str]]) -> None:
+    for article_id in article_ids:
+        row = by_id.get(article_id)
+        if row:
+            ev.article_ids.add(row["item_id"])
+            ev.languages.add(row["lang"])
+            ev.labels.add(row["label"])
+
+
+def _catalogue_apps() -> set[str]:
+    from enrich.apps import default_catalogue
+
+    return set(default_catalogue().apps)
+
+
+def default_thresholds() -> tuple[float, float | None]:
+    """The pipeline's defaults: `[detect] min_confidence` (detections below it are dropped) and
+    `[alerts] min_confidence` (events below it are candidates; None where config lacks it)."""
+    from banwatch.config import AlertSettings, DetectSettings
+
+    return DetectSettings().min_confidence, getattr(AlertSettings(), "min_confidence", None)
+
+
+def score_articles(
+    articles: list[dict[str, str]],
+    gold: list[GoldEvent],
+    *,
+    min_confidence: float | None = None,
+    alerts_min_confidence: float | None = None,
+    model_path: str = "",
+) -> Evaluation:
+    """Article mode over these rows, scored against the gold events they show; thresholds
+    left out are the pipeline's defaults (`default_thresholds`), as in e2e mode."""
+    detect_default, alerts_default = default_thresholds()
+    predicted, seconds = article_mode(
+        articles,
+        detect_default if min_confidence is None else min_confidence,
+        alerts_min_confidence=alerts_default
+        if alerts_min_confidence is None
+        else alerts_min_confidence,
+        model_path=model_path,
+    )
+    gold = restrict_gold(gold, articles)
+    return evaluate(
+        "article", predicted, gold, articles, seconds=seconds, in_catalogue=_catalogue_apps()
+    )
 
 
 def _same_app(written: str, canonical: str) -> bool:
@@ -154,24 +285,25 @@ _PAGE = """<!DOCTYPE html>
 
 
 def _news_items(rows: list[dict[str, str]]) -> list:
+    """One page per row. The feed description is the lead; where the set has no body the lead
+    is the whole text, so only its first 300 characters go in the feed, as a teaser would."""
     from banwatch.newsroom import NewsItem
 
     items = []
     for row in rows:
-        paragraphs = "\n".join(f"<p>{html.escape(p)}</p>" for p in row["lead"].split("\n") if p)
         page = _PAGE.format(
             lang=row["lang"],
             title=html.escape(row["headline"]),
             published=row["published"],
             outlet=html.escape(row["outlet"]),
-            paragraphs=paragraphs,
+            paragraphs="\n".join(f"<p>{html.escape(p)}</p>" for p in paragraphs(row)),
         )
         items.append(
             NewsItem(
                 outlet=_outlet_slug(row["outlet"]),
                 slug=row["item_id"],
                 title=row["headline"],
-                summary=row["lead"][:300],
+                summary=row["lead"] if row.get("body") else row["lead"][:300],
                 published=_published(row),
                 html=page,
             )
@@ -189,125 +321,115 @@ def _slug(url: str | None) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1].split(".")[0] if url else ""
 
 
-def e2e_mode(articles: list[dict[str, str]]) -> tuple[list[PredictedEvent], float]:
-    """Serve the set, run `banwatch run --replay` per phase, read `ban_events` and emails."""
-    try:
-        from banwatch.mailsink import MailSink
-        from banwatch.newsroom import Newsroom
-    except ImportError as exc:  # pragma: no cover - depends on other helpers' modules
-        raise NotImplementedError(f"e2e mode needs banwatch.newsroom / mailsink: {exc}") from exc
-    import duckdb
+def e2e_mode(
+    articles: list[dict[str, str]],
+    *,
+    model_path: str = "",
+    alerts_min_confidence: float | None = None,
+) -> tuple[list[PredictedEvent], float]:
+    """Serve the rows, run `banwatch run --replay` per phase, read every event and its emails.
+
+    `model_path` / `alerts_min_confidence` go into the generated config (`[detect]
+    model_path`, `[alerts] min_confidence`) when given. Returns the events (status and
+    emails set) and the wall seconds.
+    """
+    from banwatch.mailsink import MailSink
+    from banwatch.newsroom import Newsroom
 
     by_phase: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in articles:
         by_phase[row["phase"]].append(row)
     started = time.time()
-    with tempfile.TemporaryDirectory() as tmp, MailSink() as sink:
-        newsroom = Newsroom().start()
-        try:
-            phases = sorted(by_phase)
-            outlets = sorted({_outlet_slug(r["outlet"]) for r in articles})
-            newsroom.open_outlets(outlets)  # an outlet's feed exists before its first story
-            newsroom.add(_news_items(by_phase[phases[0]]))
-            config = Path(tmp) / "banwatch.toml"
-            feeds = "\n".join(
-                f'[[feeds]]\nname = "{o}"\nurl = "{newsroom.feed_url(o)}"\n' for o in outlets
-            )
-            config.write_text(
-                f'[warehouse]\npath = "{tmp}/bw.duckdb"\n[staging]\ndir = "{tmp}/staging"\n'
-                f'[fetch]\nallowed_hosts = ["127.0.0.1"]\n'
-                f'[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = {sink.port}\n'
-                f"recency_days = 14\n{feeds}",
-                encoding="utf-8",
-            )
-            for i, phase in enumerate(phases):
-                if i:
-                    newsroom.add(_news_items(by_phase[phase]))
-                done = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "banwatch.cli",
-                        "run",
-                        "--replay",
-                        "--config",
-                        str(config),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if done.returncode != 0:
-                    raise NotImplementedError(
-                        "`banwatch run --replay` failed or does not exist yet "
-                        f"(exit {done.returncode}): {done.stderr.strip()[-500:]}"
-                    )
-                print(f"phase {phase}: {done.stdout.strip()}")
-        finally:
-            newsroom.stop()
-        con = duckdb.connect(f"{tmp}/bw.duckdb", read_only=True)
-        rows = con.execute(
-            "select event_id, country, subdivision, app, scope, action, announced_on, "
-            "confidence, evidence, url from ban_events"
-        ).fetchall()
-        sources = defaultdict(set)
-        for event_id, url in con.execute(
-            "select s.event_id, a.url from event_sources s join articles a using (article_id)"
-        ).fetchall():
-            sources[event_id].add(_slug(url))
-        con.close()
-        emails = [
-            m.get("Subject", "") + "\n" + m.get_body(("plain",)).get_content()
-            for m in sink.messages
-        ]
+    with tempfile.TemporaryDirectory() as tmp, MailSink() as sink, Newsroom() as newsroom:
+        phases = sorted(by_phase)
+        outlets = sorted({_outlet_slug(r["outlet"]) for r in articles})
+        newsroom.open_outlets(outlets)  # an outlet's feed exists before its first story
+        config = write_config(
+            Path(tmp) / "banwatch.toml",
+            Path(tmp),
+            [FeedEntry(o, newsroom.feed_url(o)) for o in outlets],
+            sink.port,
+            recency_days=RECENCY_DAYS,
+            model_path=model_path,
+            alerts_min_confidence=alerts_min_confidence,
+        )
+        for phase in phases:
+            newsroom.add(_news_items(by_phase[phase]))
+            print(f"phase {phase}: {run_banwatch(config, replay=True)}")
+        stored = read_events(Path(tmp) / "bw.duckdb", list(sink.messages))
+        emails = len(sink.messages)
     by_slug = {r["item_id"]: r for r in articles}
     events = []
-    for event_id, country, sub, app, scope, action, announced, conf, evidence, url in rows:
+    for s in stored:
         ev = PredictedEvent(
-            country, sub, app, scope, action, announced, float(conf or 0), evidence or ""
-        )
-        for slug in sources[event_id] | {_slug(url)}:
-            row = by_slug.get(slug)
-            if row:
-                ev.article_ids.add(row["item_id"])
-                ev.languages.add(row["lang"])
-                ev.labels.add(row["label"])
-        ev.emails = sum(str(event_id) in body for body in emails)
+            s.country, s.subdivision, s.app, s.scope, s.action, s.announced_on, s.confidence,
+            s.evidence, emails=s.emails, status=s.status,
+        )  # fmt: skip
+        _attach(ev, {_slug(u) for u in s.source_urls}, by_slug)
         events.append(ev)
-    print(f"emails sent: {len(emails)}")
+    print(f"emails sent: {emails}")
     return events, time.time() - started
 
 
-def main(argv: list[str] | None = None) -> Report:
+def score_e2e(
+    articles: list[dict[str, str]],
+    gold: list[GoldEvent],
+    *,
+    model_path: str = "",
+    alerts_min_confidence: float | None = None,
+) -> Evaluation:
+    """e2e mode over these rows (a whole set or one cross-validation fold), scored against the
+    gold events they show: ALL events and EMAILED events apart, emails per gold event."""
+    predicted, seconds = e2e_mode(
+        articles, model_path=model_path, alerts_min_confidence=alerts_min_confidence
+    )
+    gold = restrict_gold(gold, articles)
+    return evaluate(
+        "e2e",
+        predicted,
+        gold,
+        articles,
+        seconds=seconds,
+        emails=sum(p.emails for p in predicted),
+        in_catalogue=_catalogue_apps(),
+    )
+
+
+def main(argv: list[str] | None = None) -> Evaluation:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("article", "e2e"), default="article")
-    parser.add_argument("--eval-dir", default=str(EVAL_DIR))
+    parser.add_argument(
+        "--eval-dir",
+        default="eval",
+        help="a set's folder, or eval / eval-fulltext / devset / holdout",
+    )
     parser.add_argument("--details", action="store_true", help="list misses and false alarms")
+    parser.add_argument("--model", default="", help="detector model file ([detect] model_path)")
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        default=None,
+        help="alerting threshold ([alerts] min_confidence); below it an event is a candidate",
+    )
     parser.add_argument(
         "--outside",
         action="store_true",
         help="also estimate recall on apps outside the catalogue (leave each app out in turn)",
     )
     args = parser.parse_args(argv)
-    from enrich.apps import default_catalogue
-
-    gold, articles = load_gold(args.eval_dir)
+    eval_dir = resolve_eval_dir(args.eval_dir)
+    gold, articles = load_gold(eval_dir)
+    print(f"set {eval_dir}")
     if args.mode == "article":
-        predicted, seconds = article_mode(articles)
+        result = score_articles(
+            articles, gold, alerts_min_confidence=args.min_confidence, model_path=args.model
+        )
     else:
-        predicted, seconds = e2e_mode(articles)
-    negatives = [a["label"] for a in articles if a["label"] in NEGATIVE_LABELS]
-    report = score(
-        predicted, gold, negative_articles=negatives, in_catalogue=default_catalogue().apps
-    )
-    print(
-        f"mode {args.mode}: {len(articles)} articles, {len(gold)} gold events, "
-        f"{len(predicted)} predicted events, {seconds:.2f} s"
-    )
-    for line in report.lines(details=args.details):
+        result = score_e2e(
+            articles, gold, model_path=args.model, alerts_min_confidence=args.min_confidence
+        )
+    for line in result.lines(details=args.details):
         print(line)
-    if args.mode == "e2e":
-        print("\n".join(report.email_lines()))
     if args.outside:
         found, total, misses = outside_catalogue(articles, gold)
         print(
@@ -316,11 +438,7 @@ def main(argv: list[str] | None = None) -> Report:
         )
         if args.details:
             print("\n".join(misses))
-    return report
-
-
-def gold_key(g: GoldEvent) -> tuple:
-    return g.key
+    return result
 
 
 if __name__ == "__main__":

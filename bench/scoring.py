@@ -11,6 +11,7 @@ evidence. It knows nothing about how the predictions were made (article mode or 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -61,6 +62,7 @@ class PredictedEvent:
     languages: set[str] = field(default_factory=set)
     labels: set[str] = field(default_factory=set)  # labels of the articles behind it
     emails: int = 0  # alert emails sent for it (e2e mode)
+    status: str = "news"  # news | candidate | historical (as the warehouse would store it)
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
@@ -183,6 +185,22 @@ def load_gold(eval_dir: str | Path) -> tuple[list[GoldEvent], list[dict[str, str
     return [g for g in gold.values() if g.article_ids], articles
 
 
+def restrict_gold(gold: Iterable[GoldEvent], articles: Sequence[dict[str, str]]) -> list[GoldEvent]:
+    """The gold events a subset of the articles (one cross-validation fold) can show.
+
+    Each kept event keeps only the articles of the subset (and their languages); an event
+    none of whose articles is in the subset is dropped, as `load_gold` drops unreported ones.
+    """
+    rows = {a["item_id"]: a for a in articles}
+    kept = []
+    for g in gold:
+        ids = g.article_ids & rows.keys()
+        if ids:
+            langs = {rows[i]["lang"] for i in ids}
+            kept.append(dataclasses.replace(g, article_ids=set(ids), languages=langs))
+    return kept
+
+
 def load_articles(path: str | Path) -> list[dict[str, str]]:
     """articles.tsv rows (tab-separated, no quoting)."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -298,4 +316,106 @@ def score(
         false_alarms=fp_list,
         field_errors=errors,
         matches=[(gold[gi], predicted[pi]) for gi, pi in sorted(matched_g.items())],
+    )
+
+
+@dataclass
+class Evaluation:
+    """One bench run scored twice: over ALL events the warehouse holds (news, candidates,
+    historical: what an analyst can find) and over the ALERTED ones (e2e: the events that got
+    an email; article mode: those the alert step would email, status 'news')."""
+
+    mode: str
+    articles: int
+    all: Report
+    alerted: Report
+    status_counts: dict[str, int]
+    seconds: float
+    emails: int | None = None  # emails sent (e2e mode only)
+
+    @property
+    def gold(self) -> int:
+        return self.all.tp + self.all.fn
+
+    def figures(self) -> dict[str, float]:
+        """The figures the quality gate compares (rounded to 4 places)."""
+        r = self.all
+        out = {"precision": r.precision, "recall": r.recall, "f1": r.f1}
+        out |= {f"accuracy_{k}": v for k, v in r.field_accuracy.items()}
+        out |= {
+            "alerted_precision": self.alerted.precision,
+            "alerted_recall": self.alerted.recall,
+            "alerted_f1": self.alerted.f1,
+        }
+        if self.emails is not None:
+            once = sum(1 for _g, p in r.matches if p.emails == 1)
+            stray = sum(p.emails for p in r.false_alarms)
+            out["gold_emailed_once"] = once / self.gold if self.gold else 0.0
+            out["emails_per_gold_event"] = (
+                sum(p.emails for _g, p in r.matches) / self.gold if self.gold else 0.0
+            )
+            out["non_event_emails_per_100_articles"] = 100 * stray / max(self.articles, 1)
+        return {k: round(v, 4) for k, v in out.items()}
+
+    def lines(self, *, details: bool = False) -> list[str]:
+        statuses = ", ".join(f"{k} {n}" for k, n in sorted(self.status_counts.items()))
+        emails = f", {self.emails} emails" if self.emails is not None else ""
+        alerted = (
+            "EMAILED events (those that got an alert email)"
+            if self.emails is not None
+            else "ALERTABLE events (status news: what the alert step would email)"
+        )
+        a = self.alerted
+        out = [
+            f"mode {self.mode}: {self.articles} articles, {self.gold} gold events, "
+            f"events by status: {statuses or 'none'}{emails}, {self.seconds:.2f} s",
+            "ALL events (ban_events + ban_event_candidates where that view exists):",
+            *("  " + line for line in self.all.lines(details=details)),
+            f"{alerted}: precision {a.precision:.3f}  recall {a.recall:.3f}  F1 {a.f1:.3f}  "
+            f"(tp {a.tp}, fp {a.fp}, fn {a.fn})",
+            "  false alarms per negative label: "
+            + ", ".join(
+                f"{k} {a.false_alarms_by_label.get(k, 0)}/{n}"
+                for k, n in sorted(a.negative_articles_by_label.items())
+            ),
+            "  recall by language: "
+            + ", ".join(f"{k} {h}/{n}" for k, (h, n) in sorted(a.recall_by_language.items())),
+        ]
+        if self.emails is not None:
+            out += ["  " + line for line in self.all.email_lines()]
+            f = self.figures()
+            out.append(
+                f"  emails per gold event {f['emails_per_gold_event']:.3f} (ideal 1), "
+                f"gold events emailed exactly once {f['gold_emailed_once']:.3f}, "
+                "emails for non-events per 100 articles "
+                f"{f['non_event_emails_per_100_articles']:.2f}"
+            )
+        return out
+
+
+def evaluate(
+    mode: str,
+    predicted: Sequence[PredictedEvent],
+    gold: Sequence[GoldEvent],
+    articles: Sequence[dict[str, str]],
+    *,
+    seconds: float = 0.0,
+    emails: int | None = None,
+    in_catalogue: Iterable[str] = (),
+) -> Evaluation:
+    """Score `predicted` against `gold` over the given article rows (a whole set or a fold)."""
+    catalogue = set(in_catalogue)
+    negatives = [a["label"] for a in articles if a["label"] in NEGATIVE_LABELS]
+    if emails is None:
+        alerted = [p for p in predicted if p.status == "news"]
+    else:
+        alerted = [p for p in predicted if p.emails > 0]
+    return Evaluation(
+        mode=mode,
+        articles=len(articles),
+        all=score(predicted, gold, negative_articles=negatives, in_catalogue=catalogue),
+        alerted=score(alerted, gold, negative_articles=negatives, in_catalogue=catalogue),
+        status_counts=dict(Counter(p.status for p in predicted)),
+        seconds=seconds,
+        emails=emails,
     )
