@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--floor", type=float, default=0.2, help="detect.min_confidence")
+    ap.add_argument("--floor", type=float, default=0.4, help="detect.min_confidence")
     ap.add_argument("--threshold", type=float, help="alerts.min_confidence (default: chosen)")
     ap.add_argument("--plot", help="write the reliability diagram (PNG) here")
     ap.add_argument("--details", action="store_true", help="list misses and false alarms")

@@ -30,7 +30,6 @@ import dataclasses
 import datetime as dt
 import gzip
 import hashlib
-import inspect
 import json
 import logging
 import re
@@ -104,7 +103,7 @@ class RealPagesResult:
         f = self.figures()
         stored = ", ".join(f"{k} {v}" for k, v in sorted(self.stored.items()))
         cpu = (
-            f"{self.detect_ms_per_article:.2f} core-ms per article (detect_text over the "
+            f"{self.detect_ms_per_article:.2f} core-ms per article (detect_ban_events over the "
             "stored texts, in the bench process, warm)"
             if self.detect_ms_per_article is not None
             else "n/a"
@@ -249,26 +248,34 @@ def _serve(newsroom, pages: list[RealPage], copies: int, page_dates: bool) -> di
     return page_of
 
 
-def _detect_cpu_ms(articles: list[dict], countries: dict[str, str | None]) -> float | None:
-    """Mean CPU ms of `detect_text` per stored article, after one warm-up call."""
-    from enrich.detect import detect_text
+def _detect_cpu_ms(
+    articles: list[dict], countries: dict[str, str | None], model_path: str = ""
+) -> float | None:
+    """Mean CPU ms per stored article of `detect_ban_events` (candidates, features and the
+    model), one batch as the pass runs it, after a warm-up batch."""
+    from banwatch.records import Article
+    from enrich.detect import detect_ban_events, load_model
 
     texts = [a for a in articles if a.get("text")]
     if not texts:
         return None
-    accepts_home = "home_country" in inspect.signature(detect_text).parameters
-
-    def one(a: dict) -> None:
-        extra = {"home_country": countries.get(a["feed_name"])} if accepts_home else {}
-        detect_text(
-            a["title"] or "", a["text"], a["published_at"], article_id=a["article_id"],
-            language=a["language"], **extra,
+    batch = [
+        Article(
+            a["article_id"],
+            a["article_id"],
+            a["feed_name"],
+            a["title"] or "",
+            a["text"],
+            a["published_at"],
+            language=a["language"],
         )  # fmt: skip
-
-    one(texts[0])
+        for a in texts
+    ]
+    feed_countries = {k: v for k, v in countries.items() if v}
+    model = load_model(model_path)
+    detect_ban_events(batch[:5], model=model, feed_countries=feed_countries)
     started = time.process_time()
-    for a in texts:
-        one(a)
+    detect_ban_events(batch, model=model, feed_countries=feed_countries)
     return 1000 * (time.process_time() - started) / len(texts)
 
 
@@ -322,7 +329,7 @@ def run_realpages(
         events=events,
         emails=emails,
         seconds=seconds,
-        detect_ms_per_article=_detect_cpu_ms(articles, countries),
+        detect_ms_per_article=_detect_cpu_ms(articles, countries, model_path),
         page_of=page_of,
     )
 

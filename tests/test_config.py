@@ -84,6 +84,9 @@ def test_secrets_come_from_the_environment_and_are_hidden(tmp_path: Path, monkey
         ("[alerts]\ntls = 'yes'\n", "alerts.tls: must be false, 'starttls' or 'ssl'"),
         ("[alerts]\nrecipients = ['nobody']\n", "alerts.recipients[0]: not an email address"),
         ("[alerts\n", "not valid TOML"),
+        ("[detect]\ndecider = 'vibes'\n", "detect.decider: must be 'model' or 'rules'"),
+        ("[alerts]\nmin_confidence = 1.5\n", "alerts.min_confidence: must be in [0, 1]"),
+        ("[detect]\nmin_confidence = -0.1\n", "detect.min_confidence: must be in [0, 1]"),
     ],
 )
 def test_bad_config_is_one_line_naming_the_key(tmp_path: Path, text: str, message: str) -> None:

@@ -71,7 +71,7 @@ def detect_ban_events(
     articles: Sequence[Article],
     *,
     catalogue: AppCatalogue | None = None,
-    min_confidence: float = 0.2,
+    min_confidence: float = 0.4,
     feed_countries: Mapping[str, str] | None = None,
     model: DetectorModel | None = None,
     decider: str = "model",
