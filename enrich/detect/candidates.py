@@ -188,7 +188,7 @@ def _trigger(clause: str) -> tuple[str, re.Match[str]] | None:
     propose = lx.PROPOSE.search(clause) or lx.MODAL.search(clause)
     if propose and abs(propose.start() - ban.start()) < 80:
         if lx.ENACTED.search(clause[: propose.start()]) and not lx.MODAL.search(clause):
-            return "ban", ban  # "Biden signs spending bill that bans TikTok"
+            return "ban", ban  # "the governor signs the budget law banning WeChat": enacted
         return "proposed", ban
     return "ban", ban
 
@@ -223,7 +223,7 @@ def _read_clause(
         if any(a.end <= trig.start() for a in named_apps) or _COMPANY_NAMES.search(head):
             return None
         if any(a.generic and a.start <= 4 for a in apps) and _speaks_for_itself(head):
-            return None  # "The social network said it would stop serving ...": the app acts
+            return None  # "The messaging service said it would pull out of ...": the app acts
         if lx.COMPANY.search(head):
             return None
     company = lx.COMPANY.search(clause)
@@ -325,7 +325,7 @@ def _speaks_for_itself(head: str) -> bool:
 
 
 def _most_prominent(clause: str, apps: list[AppMention], ctx: _Context) -> AppMention:
-    """A multi-app action ("tells staff not to use ChatGPT, DeepSeek") is filed under the app
+    """A multi-app action ("orders officials off Kimi, Qwen and DeepSeek") is filed under the app
     the article is most about: the one it names most often, else the first listed."""
     group = [apps[0]]
     for a in apps[1:]:
