@@ -63,7 +63,19 @@ class FetchSettings:
     allowed_hosts: list[str] = _doc(
         "Private/loopback hosts exempt from the SSRF refusal, e.g. ['127.0.0.1'].", []
     )
-    timeout: float = _doc("Seconds for connect/read of one request.", 20.0)
+    timeout: float = _doc(
+        "Seconds for connect, and between two reads, of one request (each byte resets it).", 20.0
+    )
+    request_deadline: float = _doc(
+        "Seconds one request may take in all, headers and body: a server that trickles bytes "
+        "is cut off (reason 'timeout') however often it sends.",
+        30.0,
+    )
+    retry_budget: float = _doc(
+        "Seconds all attempts at one feed or page may take together, retries and their waits "
+        "included: a silent server holds the pass no longer than this.",
+        40.0,
+    )
     max_bytes: int = _doc("Largest feed or page body accepted, in bytes.", 5_000_000)
     concurrency: int = _doc("Requests in flight at once.", 16)
     retries: int = _doc("Retries on timeouts, 429 and 5xx (Retry-After is honoured).", 2)

@@ -3,23 +3,31 @@
 When a page cannot be fetched, or trafilatura finds too little text (a paywall stub, a video
 page), the article falls back to the feed entry's title and summary (`extraction =
 "feed_summary"`), so detection still sees the story: a failed fetch keeps its own outcome and
-reason, a failed extraction is SOFT "extraction_failed". The raw page is kept gzip-compressed
-for re-processing. `fetch_and_extract` overlaps the two: pages download in worker threads while
+reason, a failed extraction is SOFT "extraction_failed", and a "text" that is mostly the page's
+own link texts (a section front, a consent wall's menu) is SOFT "navigation_only". The language
+is the page's claim (`<html lang>`) when it is a real ISO 639 code the text does not contradict,
+else what py3langid detects in the text. The raw page is kept gzip-compressed for
+re-processing. `fetch_and_extract` overlaps the two: pages download in worker threads while
 the calling thread extracts the ones that have arrived.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import logging
 import re
+import typing
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import lxml.etree
+import lxml.html
+import pycountry
 import trafilatura
 
 from banwatch.config import FetchSettings
@@ -31,8 +39,19 @@ from ingest.urls import article_id
 logger = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 200  # less than this is a stub (paywall teaser, video page): use the summary
+# Share of the extracted text's characters in lines that are also the text of a link on the
+# page: an article is prose (near 0), a section front or menu is its links (near 1).
+MAX_LINK_SHARE = 0.5
+# Language: the detector overrules the page's claim only when it is sure of another language
+# and gives the claim almost no chance; with no usable claim it needs a clear majority.
+OVERRULE_MIN_PROB = 0.5
+CLAIM_MIN_PROB = 0.02
+DETECT_MIN_PROB = 0.5
+DETECT_MAX_CHARS = 4000  # the opening of the text is enough and keeps detection cheap
 PROGRESS_EVERY = 50
-_HTML_LANG = re.compile(r"""<html[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3})""", re.IGNORECASE)
+_HTML_LANG = re.compile(r"""<html[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3})\b""", re.IGNORECASE)
+_DEPRECATED_CODES = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "nb": "no"}
+_BULLET = re.compile(r"^[\s\-*•·|>]+")
 
 
 def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
@@ -57,14 +76,77 @@ def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
         return None
     title = (doc.title or "").strip()
     text = _drop_repeated_title(doc.text or "", title)
-    language = doc.language or _html_lang(html)
     return {
         "title": title,
         "text": text,
         "date": doc.date,
-        "language": language.lower() if language else None,
+        "language": page_language(doc.language or _html_lang(html), f"{title}\n{text}"),
+        "claimed_language": doc.language or _html_lang(html),
+        "link_share": link_share(html, text),
         "sitename": _site_name(doc.sitename, url),
     }
+
+
+def link_share(html: str, text: str) -> float:
+    """Share of `text` (by characters) in lines that are the text of a link on the page."""
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return 0.0
+    anchors = {_norm(a.text_content()) for a in tree.iter("a")} - {""}
+    lines = [_norm(_BULLET.sub("", line)) for line in text.splitlines()]
+    total = sum(len(line) for line in lines)
+    linked = sum(len(line) for line in lines if line in anchors)
+    return linked / total if total else 0.0
+
+
+def _iso639(code: str | None) -> str | None:
+    """The two-letter (else three-letter) ISO 639 code for a claim like 'en-GB' or 'deu'."""
+    if not code:
+        return None
+    primary = code.strip().replace("_", "-").split("-")[0].lower()
+    primary = _DEPRECATED_CODES.get(primary, primary)
+    if len(primary) == 2:
+        found = pycountry.languages.get(alpha_2=primary)
+    elif len(primary) == 3:
+        found = pycountry.languages.get(alpha_3=primary)
+    else:
+        return None
+    if found is None:
+        return None
+    two = getattr(found, "alpha_2", None)  # 'deu' -> 'de'; languages without one keep three
+    return _DEPRECATED_CODES.get(two, two) if two else found.alpha_3
+
+
+@functools.cache
+def _identifier() -> typing.Any:
+    """py3langid's model with normalised probabilities (loaded once, about 0.5 s)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def page_language(claimed: str | None, text: str) -> str | None:
+    """The page's language: its claim if valid and not contradicted by the text, else detected.
+
+    The claim is contradicted when the detector puts another language above
+    OVERRULE_MIN_PROB and the claim below CLAIM_MIN_PROB ('lan' on an English page, 'en' on
+    an isiZulu one). Without a valid claim the detected language is used when it is clear.
+    """
+    claim = _iso639(claimed)
+    sample = text.strip()[:DETECT_MAX_CHARS]
+    if not sample:
+        return claim
+    ranked = dict(_identifier().rank(sample))
+    best = max(ranked, key=ranked.__getitem__)
+    detected = _iso639(best) if best != "zxx" else None
+    if claim is None:
+        return detected if ranked[best] >= DETECT_MIN_PROB else None
+    if detected and detected != claim and ranked[best] >= OVERRULE_MIN_PROB:
+        if ranked.get(claim, 0.0) < CLAIM_MIN_PROB:
+            logger.debug("page claims language %r, text reads as %r", claimed, detected)
+            return detected
+    return claim
 
 
 def _site_name(found: str | None, url: str | None) -> str | None:
@@ -147,9 +229,23 @@ def extract_article(page: FetchedPage) -> Article:
             if found is None
             else f"main text too short ({len(found['text'])} chars); feed summary used"
         )
-        return article
+        return _summary_language(article, found)
+    if found["link_share"] > MAX_LINK_SHARE:
+        article.outcome, article.reason = Outcome.SOFT, "navigation_only"
+        article.error = (
+            f"{found['link_share']:.0%} of the extracted text is the page's link texts "
+            "(navigation, not an article); feed summary used"
+        )
+        return _summary_language(article, found)
     article.text = found["text"]
     article.extraction = "trafilatura"
+    return article
+
+
+def _summary_language(article: Article, found: dict[str, Any] | None) -> Article:
+    """The language of an article stored with its feed summary: judged on that text."""
+    claimed = found["claimed_language"] if found else None
+    article.language = page_language(claimed, f"{article.title}\n{article.text}")
     return article
 
 

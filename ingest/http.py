@@ -1,9 +1,15 @@
 """The one HTTP client banwatch uses, and the rules every request follows.
 
 - A default timeout, a User-Agent, bounded connection pool, redirects followed (at most 5).
+- Deadlines: `fetch.timeout` bounds connect and each read, `fetch.request_deadline` the whole
+  request (a server trickling a byte at a time cannot reset it), and `fetch.retry_budget` all
+  attempts at one URL together. Both end as reason "timeout".
 - SSRF guard: hosts that resolve to private, loopback, link-local or otherwise reserved
-  addresses are refused unless listed in `fetch.allowed_hosts`. The check runs as a request
-  event hook, so every redirect hop is checked, not only the first URL.
+  addresses are refused unless listed in `fetch.allowed_hosts`. The check runs in the
+  transport's network backend on the very addresses it then connects to (one DNS answer for
+  both, so a rebinding resolver cannot pass the check with one address and be connected to
+  another); every connection, so every redirect hop, is checked. TLS SNI and certificate
+  checks, and the Host header, keep the hostname.
 - Bodies are streamed with a size cap (`fetch.max_bytes`): a 20 MB page is aborted, not read.
 - Retries on timeouts, 429 and 5xx, honouring `Retry-After` up to `fetch.retry_max_wait`.
 - `exception_to_outcome` maps whatever went wrong to an (Outcome, fixed reason) pair, in the
@@ -12,14 +18,19 @@
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import ipaddress
 import logging
+import math
 import socket
+import ssl
 import time
-from collections.abc import Callable, Mapping
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from banwatch.config import FetchSettings
@@ -39,8 +50,10 @@ _STALE_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
 # ---------------------------------------------------------------- SSRF guard
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+
+def _resolve(host: str) -> list[IPAddress]:
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
@@ -49,37 +62,171 @@ def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror:
         return []  # unresolvable: the request fails with connect_error, nothing to guard
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    found = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    return list(dict.fromkeys(found))  # one entry per address, resolver order kept
 
 
-def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def _is_public(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return address.is_global and not address.is_multicast
 
 
-def check_url_safe(url: str, allowed_hosts: list[str] | tuple[str, ...]) -> None:
-    """Raise `UnsafeURLError` if `url`'s host is private/loopback/reserved and not allowed."""
-    parts = urlsplit(str(url))
-    if parts.scheme not in ("http", "https"):
+def _check_scheme(url: str) -> None:
+    scheme = urlsplit(str(url)).scheme
+    if scheme not in ("http", "https"):
         raise UnsafeURLError(
-            f"scheme {parts.scheme!r} is not fetched; only http and https are",
+            f"scheme {scheme!r} is not fetched; only http and https are",
             url=str(url),
             reason="unsafe_url",
         )
-    host = (parts.hostname or "").lower()
-    if host in allowed_hosts:
-        return
+
+
+def safe_addresses(
+    host: str, allowed_hosts: Iterable[str], url: str | None = None
+) -> list[IPAddress]:
+    """Resolve `host` once and return the addresses that may be connected to.
+
+    Raises `UnsafeURLError` if any address is private/loopback/reserved and neither the host
+    nor every address is in `allowed_hosts` (one bad answer taints the host). An unresolvable
+    host gives [] (the connection then fails as connect_error).
+    """
+    host = host.lower().strip("[]")
+    allowed = {h.lower() for h in allowed_hosts}
     addresses = _resolve(host)
-    if all(str(a) in allowed_hosts for a in addresses) and addresses:
-        return
+    if host in allowed or (addresses and all(str(a) in allowed for a in addresses)):
+        return addresses
     bad = [str(a) for a in addresses if not _is_public(a)]
     if bad:
         raise UnsafeURLError(
             f"host {host!r} resolves to non-public address {bad[0]}; add it to "
             "fetch.allowed_hosts if it is meant to be fetched",
-            url=str(url),
+            url=url or host,
             reason="unsafe_url",
+        )
+    return addresses
+
+
+def check_url_safe(url: str, allowed_hosts: list[str] | tuple[str, ...]) -> None:
+    """Raise `UnsafeURLError` if `url`'s host is private/loopback/reserved and not allowed.
+
+    A pre-flight answer only: the client itself checks the addresses it connects to.
+    """
+    _check_scheme(url)
+    safe_addresses(urlsplit(str(url)).hostname or "", allowed_hosts, str(url))
+
+
+# ---------------------------------------------------------------- deadlines and pinning
+
+# Monotonic time by which the current request must be done; set by `get` around each attempt
+# (requests of the sync client run in their caller's thread, so a context variable follows them).
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "banwatch_request_deadline", default=None
+)
+
+
+def _bounded(timeout: float | None, expired: type[Exception]) -> float | None:
+    """`timeout` cut to what is left of the request's deadline; `expired` if nothing is left."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("request deadline passed")
+    return min(timeout if timeout is not None else math.inf, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write stops at the request's overall deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        # httpcore passes the URL's hostname: SNI and certificate checks stay on the name.
+        tls = self._inner.start_tls(
+            ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)
+
+
+class PinnedBackend(httpcore.NetworkBackend):
+    """Connects only to addresses it has itself resolved and checked (no second DNS lookup)."""
+
+    def __init__(self, allowed_hosts: Iterable[str]) -> None:
+        self._allowed = tuple(h.lower() for h in allowed_hosts)
+        self._sockets = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = safe_addresses(host, self._allowed)
+        if not addresses:
+            raise httpcore.ConnectError(f"host {host!r} could not be resolved")
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                stream = self._sockets.connect_tcp(
+                    str(address),
+                    port,
+                    _bounded(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+                continue
+            logger.debug("connected to %s as %s:%d", host, address, port)
+            return _DeadlineStream(stream)
+        assert last is not None
+        raise last
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """httpx's transport over `PinnedBackend`. Never uses proxies from the environment: a proxy
+    would resolve the host itself, out of the guard's sight."""
+
+    def __init__(self, allowed_hosts: Iterable[str], limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PinnedBackend(allowed_hosts),
         )
 
 
@@ -87,21 +234,21 @@ def check_url_safe(url: str, allowed_hosts: list[str] | tuple[str, ...]) -> None
 
 
 def make_client(settings: FetchSettings) -> httpx.Client:
-    """An `httpx.Client` with banwatch's defaults; every request (and redirect hop) is guarded."""
-    allowed = tuple(h.lower() for h in settings.allowed_hosts)
+    """An `httpx.Client` with banwatch's defaults; every connection and redirect is guarded."""
 
     def guard(request: httpx.Request) -> None:
-        check_url_safe(str(request.url), allowed)
+        _check_scheme(str(request.url))  # addresses are checked by the transport, at connect
 
+    limits = httpx.Limits(
+        max_connections=max(1, settings.concurrency),
+        max_keepalive_connections=max(1, settings.concurrency),
+    )
     return httpx.Client(
         timeout=httpx.Timeout(settings.timeout),
         headers={"User-Agent": settings.user_agent},
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
-        limits=httpx.Limits(
-            max_connections=max(1, settings.concurrency),
-            max_keepalive_connections=max(1, settings.concurrency),
-        ),
+        transport=PinnedTransport(settings.allowed_hosts, limits),
         event_hooks={"request": [guard]},
     )
 
@@ -152,13 +299,21 @@ def _once(
     settings: FetchSettings,
     headers: Mapping[str, str] | None,
     check: Callable[[httpx.Response], None] | None,
+    deadline: float,
 ) -> httpx.Response:
-    with client.stream("GET", url, headers=headers) as response:
-        if response.status_code >= 400:
-            return response  # only the status matters; the unread body is dropped with it
-        if check is not None and response.status_code != 304:
-            check(response)
-        body = _read_capped(response, settings.max_bytes)
+    """One attempt, all of it (pool wait, connect, headers, body) done by `deadline`."""
+    left = max(0.0, deadline - time.monotonic())
+    timeout = httpx.Timeout(min(settings.timeout, left))
+    token = _DEADLINE.set(deadline)
+    try:
+        with client.stream("GET", url, headers=headers, timeout=timeout) as response:
+            if response.status_code >= 400:
+                return response  # only the status matters; the unread body is dropped with it
+            if check is not None and response.status_code != 304:
+                check(response)
+            body = _read_capped(response, settings.max_bytes)
+    finally:
+        _DEADLINE.reset(token)
     fresh_headers = [(k, v) for k, v in response.headers.multi_items() if k not in _STALE_HEADERS]
     result = httpx.Response(
         response.status_code,
@@ -171,6 +326,18 @@ def _once(
     return result
 
 
+def _timed_out(
+    url: str, settings: FetchSettings, started: float, attempt: int
+) -> httpx.ReadTimeout:
+    """The timeout to raise once the attempts or the budget are spent, naming the limits."""
+    spent = time.monotonic() - started
+    return httpx.ReadTimeout(
+        f"no complete answer from {url} after {attempt} attempt(s) in {spent:.1f} s "
+        f"(fetch.timeout {settings.timeout:g} s, fetch.request_deadline "
+        f"{settings.request_deadline:g} s, fetch.retry_budget {settings.retry_budget:g} s)"
+    )
+
+
 def get(
     client: httpx.Client,
     url: str,
@@ -181,19 +348,26 @@ def get(
 ) -> httpx.Response:
     """GET `url` under banwatch's rules; returns a fully read response (2xx or 304).
 
-    `check` sees the response before its body is downloaded (e.g. to refuse a PDF by its
-    content type) and raises `FetchError` to stop. Raises `UnsafeURLError`, `FetchError`
-    ("too_large"), `httpx.HTTPStatusError` after retries, or another `httpx.HTTPError`.
+    Each attempt ends by `fetch.request_deadline`, all attempts and waits by
+    `fetch.retry_budget`; no wait is started that the budget could not cover. `check` sees
+    the response before its body is downloaded (e.g. to refuse a PDF by its content type)
+    and raises `FetchError` to stop. Raises `UnsafeURLError`, `FetchError` ("too_large"),
+    `httpx.HTTPStatusError` after retries, `httpx.TimeoutException` (deadline, budget or
+    timeout), or another `httpx.HTTPError`.
     """
-    check_url_safe(url, tuple(h.lower() for h in settings.allowed_hosts))
+    _check_scheme(url)
+    started = time.monotonic()
+    budget_end = started + max(0.0, settings.retry_budget)
     attempts = max(0, settings.retries) + 1
     for attempt in range(1, attempts + 1):
+        deadline = min(time.monotonic() + max(0.0, settings.request_deadline), budget_end)
         wait: float | None = None
+        response: httpx.Response | None = None
         try:
-            response = _once(client, url, settings, headers, check)
-        except httpx.TimeoutException:
-            if attempt == attempts:
-                raise
+            response = _once(client, url, settings, headers, check, deadline)
+        except httpx.TimeoutException as exc:
+            if attempt == attempts or time.monotonic() >= budget_end:
+                raise _timed_out(url, settings, started, attempt) from exc
             logger.debug("timeout on %s (attempt %d/%d)", url, attempt, attempts)
         else:
             if response.status_code not in RETRY_STATUSES or attempt == attempts:
@@ -206,7 +380,13 @@ def get(
             )
         if wait is None:
             wait = BACKOFF_BASE * 2 ** (attempt - 1)
-        time.sleep(min(wait, settings.retry_max_wait))
+        wait = min(wait, settings.retry_max_wait)
+        if time.monotonic() + wait >= budget_end:  # the next attempt would have no time left
+            logger.debug("%s: fetch.retry_budget spent after attempt %d", url, attempt)
+            if response is not None:
+                response.raise_for_status()  # a 429/5xx: report the server's answer
+            raise _timed_out(url, settings, started, attempt)
+        time.sleep(wait)
     raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
 
 
