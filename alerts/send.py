@@ -6,10 +6,17 @@ accepts it. A crash in that one-commit window leaves the row `sending`; the next
 again with the same Message-ID (`<event_id@banwatch>`), which mail clients use to drop the
 duplicate. The alternative, never resending a `sending` row, could lose an alert.
 
-Failures: a temporary SMTP error (4xx, a dropped connection) puts the row back to `pending`
-for the next pass, until `MAX_ATTEMPTS`; a permanent one (5xx) marks it `failed`. Either way the
-other rows are still sent. When the server cannot be reached or refuses the login, nothing is
-claimed: every row stays `pending` with the reason in `last_error`.
+What the server says is classified (`SmtpSendError.kind`), because only some refusals are final:
+
+- `connection` (cannot connect, TLS, a dropped link, 421) and `config` (login refused, 530
+  "authentication required"): the row stays `pending` and the rest of the pass is not tried;
+  every due row waits for the next pass with the reason in `last_error`.
+- `transient` (any other 4xx): this row stays `pending` for the next pass; the others go on.
+- a 5xx to one recipient (RCPT): recorded for that address in `alert_recipients`; the others
+  still get the email and the row is `sent`.
+- `refused` (5xx to MAIL or DATA, or to every recipient): the email itself was refused; it is
+  tried again on later passes until `alerts.max_refusals`, then `failed` until an operator runs
+  `banwatch alerts resend EVENT_ID`.
 """
 
 from __future__ import annotations
@@ -31,35 +38,80 @@ from warehouse import outbox
 logger = logging.getLogger(__name__)
 
 
-class SmtpSendError(AlertError):
-    """One email was not accepted. `permanent` (5xx) ones are not retried."""
+AUTH_CODES = frozenset({530, 534, 535, 538})  # login required/refused, TLS required
+KINDS = ("connection", "config", "transient", "refused")
+# When recipients were refused with different codes, the one that says most about the server
+# wins: a login demand or a closing server stops the pass; one 4xx among 5xx means "retry".
+_SEVERITY = ("refused", "transient", "config", "connection")
 
-    def __init__(self, message: str, *, permanent: bool = False, connection: bool = False):
-        self.permanent = permanent
-        self.connection = connection  # the server is unreachable: later emails would fail too
+
+class SmtpSendError(AlertError):
+    """One email was not accepted. `kind` says what happens to it (see the module docstring);
+    `outcomes` holds the recipients the server answered for, as `outbox.Outcome`s."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "transient",
+        outcomes: dict[str, outbox.Outcome] | None = None,
+    ):
+        assert kind in KINDS, kind
+        self.kind = kind
+        self.outcomes = outcomes or {}
         super().__init__(message)
+
+    @property
+    def stops_pass(self) -> bool:
+        """The server cannot take any email now: later rows would fail the same way."""
+        return self.kind in ("connection", "config")
+
+
+def kind_of(code: int) -> str:
+    """What an SMTP reply code to MAIL, DATA or a whole RCPT list means for the email."""
+    if code == 421:
+        return "connection"
+    if code in AUTH_CODES:
+        return "config"
+    return "transient" if code < 500 else "refused"
+
+
+def _text(raw: bytes | str) -> str:
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    return " ".join(text.split())
+
+
+def _recipient_outcomes(refused: dict[str, tuple[int, bytes | str]]) -> dict[str, outbox.Outcome]:
+    """RCPT refusals per address: 5xx (but a login demand) is final, anything else deferred."""
+    return {
+        rcpt: (
+            "refused" if code >= 500 and code not in AUTH_CODES else "deferred",
+            code,
+            _text(text),
+        )
+        for rcpt, (code, text) in refused.items()
+    }
 
 
 class Mailer(Protocol):
     def open(self) -> None: ...
 
-    def send(self, msg: EmailMessage) -> None: ...
+    def send(
+        self, msg: EmailMessage, recipients: list[str] | None = None
+    ) -> dict[str, tuple[int, bytes]]: ...
 
     def close(self) -> None: ...
 
 
+def _refusals(refused: dict[str, tuple[int, bytes | str]]) -> str:
+    return ", ".join(f"{r} (SMTP {code} {_text(text)})" for r, (code, text) in refused.items())
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = (
-            exc.smtp_error.decode(errors="replace")
-            if isinstance(exc.smtp_error, bytes)
-            else exc.smtp_error
-        )
-        return f"SMTP {exc.smtp_code} {' '.join(str(text).split())}"
+        return f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "all recipients refused: " + ", ".join(
-            f"{r} ({code})" for r, (code, _) in exc.recipients.items()
-        )
+        return "every recipient refused: " + _refusals(exc.recipients)
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
@@ -78,7 +130,7 @@ class SmtpMailer:
         return f"{self.settings.smtp_host}:{self.settings.smtp_port}"
 
     def open(self) -> None:
-        """Connect (and log in); `SmtpSendError(connection=True)` says how to fix a failure."""
+        """Connect (and log in); a failure is an `SmtpSendError` of kind connection or config."""
         if self._smtp is not None:
             return
         s = self.settings
@@ -99,36 +151,61 @@ class SmtpMailer:
         except smtplib.SMTPAuthenticationError as exc:
             raise SmtpSendError(
                 f"SMTP login to {self.server} refused ({_describe(exc)}); check "
-                "BANWATCH_SMTP_USER and BANWATCH_SMTP_PASSWORD",
-                connection=True,
+                "BANWATCH_SMTP_USER and BANWATCH_SMTP_PASSWORD; alerts stay queued",
+                kind="config",
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise SmtpSendError(
                 f"cannot reach SMTP server {self.server} ({_describe(exc)}); check "
                 "alerts.smtp_host, alerts.smtp_port and alerts.tls; alerts stay queued",
-                connection=True,
+                kind="connection",
             ) from None
         self._smtp = smtp
 
-    def send(self, msg: EmailMessage) -> None:
-        """Send one message; raises `SmtpSendError` when the server does not accept it."""
+    def send(
+        self, msg: EmailMessage, recipients: list[str] | None = None
+    ) -> dict[str, tuple[int, bytes]]:
+        """Send one message to `recipients` (default: its To header); returns the recipients
+        refused while others accepted it.
+
+        Raises `SmtpSendError` (with its `kind`) when nobody accepted it.
+        """
         self.open()
         assert self._smtp is not None
         try:
-            refused = self._smtp.send_message(msg)
+            return self._smtp.send_message(msg, to_addrs=recipients)
         except smtplib.SMTPServerDisconnected as exc:
             self._smtp = None
             raise SmtpSendError(f"{self.server} disconnected ({_describe(exc)})") from None
         except smtplib.SMTPRecipientsRefused as exc:
-            permanent = all(code >= 500 for code, _ in exc.recipients.values())
-            raise SmtpSendError(_describe(exc), permanent=permanent) from None
+            codes = [code for code, _ in exc.recipients.values()]
+            kind = max((kind_of(c) for c in codes), key=_SEVERITY.index)
+            raise SmtpSendError(
+                self._hint(_describe(exc), kind),
+                kind=kind,
+                outcomes=_recipient_outcomes(exc.recipients),
+            ) from None
         except smtplib.SMTPResponseException as exc:
-            raise SmtpSendError(_describe(exc), permanent=exc.smtp_code >= 500) from None
+            kind = kind_of(exc.smtp_code)
+            raise SmtpSendError(self._hint(_describe(exc), kind), kind=kind) from None
         except OSError as exc:
             self.close()
-            raise SmtpSendError(f"{self.server}: {_describe(exc)}", connection=True) from None
-        if refused:
-            logger.warning("some recipients refused %s: %s", msg["Message-ID"], refused)
+            raise SmtpSendError(f"{self.server}: {_describe(exc)}", kind="connection") from None
+        finally:
+            if self._smtp is not None and self._smtp.sock is None:  # smtplib closed it (421)
+                self._smtp = None
+
+    def _hint(self, detail: str, kind: str) -> str:
+        if kind == "config":
+            return (
+                f"{self.server} requires a login ({detail}); set BANWATCH_SMTP_USER and "
+                "BANWATCH_SMTP_PASSWORD; alerts stay queued"
+            )
+        if kind == "refused":
+            return f"{self.server} refused the email ({detail})"
+        if kind == "connection":
+            return f"{self.server} closed the connection ({detail}); alerts stay queued"
+        return f"{self.server} deferred the email ({detail})"
 
     def close(self) -> None:
         if self._smtp is not None:
@@ -148,12 +225,17 @@ class SmtpMailer:
 def send_alerts(
     con: duckdb.DuckDBPyConnection, mailer: Mailer, settings: AlertSettings
 ) -> dict[str, int]:
-    """Send every due outbox row; returns counts (sent, retry, failed, pending, ...).
+    """Send every due outbox row; returns counts.
 
-    With `alerts.enabled = false` nothing is sent and the rows stay pending.
+    `sent`, `retry` (pending again: 4xx, connection, login), `refused` (refused as a whole,
+    retried later), `failed` (refused `alerts.max_refusals` times), `undelivered` (rows left
+    pending or failed by SMTP this pass), `recipients_refused` (5xx for one address of an email
+    others got), `pending` (due rows left). With `alerts.enabled = false` nothing is sent.
     """
     due = outbox.outbox_event_ids(con)
-    counts: Counter[str] = Counter(sent=0, retry=0, failed=0)
+    counts: Counter[str] = Counter(
+        sent=0, retry=0, refused=0, failed=0, undelivered=0, recipients_refused=0
+    )
     if not due:
         return dict(counts, pending=0)
     if not settings.enabled:
@@ -164,30 +246,65 @@ def send_alerts(
     except SmtpSendError as exc:
         logger.warning("%s (%d emails stay queued)", exc, len(due))
         outbox.note_error(con, due, str(exc))
-        return dict(counts, pending=len(due))
+        return dict(counts, pending=len(due), retry=len(due), undelivered=len(due))
     try:
         for i, event_id in enumerate(due):
-            event, sources = outbox.alert_payload(con, event_id)
-            msg = compose_alert(
-                event, sources, sender=settings.sender, recipients=settings.recipients
-            )
-            if outbox.claim_alert(con, event_id) is None:
-                continue
-            try:
-                mailer.send(msg)
-            except SmtpSendError as exc:
-                status = outbox.mark_unsent(con, event_id, str(exc), permanent=exc.permanent)
-                counts["failed" if status == "failed" else "retry"] += 1
-                logger.warning("alert %s not sent (%s): %s", event_id, status, exc)
-                if exc.connection:  # the server went away: the rest waits for the next pass
-                    outbox.note_error(con, due[i + 1 :], str(exc))
-                    break
-                continue
-            outbox.mark_sent(con, event_id, msg["Message-ID"])
-            counts["sent"] += 1
-            logger.info("alert sent for %s: %s", event_id, msg["Subject"])
+            stop = _send_one(con, mailer, settings, event_id, counts)
+            if stop is not None:  # the rest waits for the next pass instead of each timing out
+                rest = due[i + 1 :]
+                outbox.note_error(con, rest, str(stop))
+                counts["retry"] += len(rest)
+                counts["undelivered"] += len(rest)
+                break
     finally:
         mailer.close()
     counts["pending"] = len(outbox.outbox_event_ids(con))
     logger.info("alerts: %s", dict(counts))
     return dict(counts)
+
+
+def _send_one(
+    con: duckdb.DuckDBPyConnection,
+    mailer: Mailer,
+    settings: AlertSettings,
+    event_id: str,
+    counts: Counter[str],
+) -> SmtpSendError | None:
+    """Claim, send and record one row; returns the error when the rest of the pass must wait."""
+    recipients = outbox.recipients_due(con, event_id, list(settings.recipients))
+    event, sources = outbox.alert_payload(con, event_id)
+    msg = compose_alert(event, sources, sender=settings.sender, recipients=settings.recipients)
+    if outbox.claim_alert(con, event_id) is None:
+        return None
+    if not recipients:  # every configured address already accepted it (before a crash)
+        outbox.mark_sent(con, event_id, msg["Message-ID"])
+        return None
+    try:
+        refused = mailer.send(msg, recipients)
+    except SmtpSendError as exc:
+        if exc.kind == "refused":
+            status = outbox.mark_refused(
+                con, event_id, str(exc), settings.max_refusals, exc.outcomes
+            )
+            counts["failed" if status == "failed" else "refused"] += 1
+        else:
+            outbox.mark_unsent(con, event_id, str(exc), exc.outcomes)
+            status = "pending"
+            counts["retry"] += 1
+        counts["undelivered"] += 1
+        logger.warning("alert %s not sent (%s, %s): %s", event_id, status, exc.kind, exc)
+        return exc if exc.stops_pass else None
+    outcomes = {r: ("accepted", None, None) for r in recipients if r not in refused}
+    outcomes.update(_recipient_outcomes(refused))
+    error = f"not accepted for {_refusals(refused)}" if refused else None
+    status = outbox.record_delivery(con, event_id, msg["Message-ID"], outcomes, error=error)
+    counts["recipients_refused"] += sum(o[0] == "refused" for o in outcomes.values())
+    if status == "sent":
+        counts["sent"] += 1
+        logger.info("alert sent for %s: %s", event_id, msg["Subject"])
+    else:
+        counts["retry"] += 1
+        counts["undelivered"] += 1
+    if refused:
+        logger.warning("alert %s (%s) %s", event_id, status, error)
+    return None

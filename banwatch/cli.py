@@ -1,8 +1,9 @@
 """The `banwatch` command: run a pass, look at events, query the warehouse, run the demo.
 
 Every `BanwatchError` becomes one line on stderr that says how to fix it, and exit code 1 (2 for
-usage errors, as click does). Analysts' commands (`events`, `sql`) read the read-only snapshot
-that each pass publishes, so they never block the scheduled writer.
+usage errors, as click does); `banwatch run` also exits 3 or 4 (see `run`). Analysts' commands
+(`events`, `sql`) read the read-only snapshot that each pass publishes, so they never block the
+scheduled writer; `alerts` opens the writer's file, between passes.
 """
 
 from __future__ import annotations
@@ -161,6 +162,45 @@ def cli() -> None:
     """
 
 
+# `banwatch run` exit codes (also in the README and the command's help).
+EXIT_DONE = 0
+EXIT_FEEDS_FAILED = 3
+EXIT_ALERTS_UNDELIVERED = 4
+FAILED_FEEDS_SHOWN = 10  # feeds named in the summary; the rest are counted
+
+
+def run_exit_code(summary: Any, max_failed_ratio: float) -> int:
+    """4 when an alert was not delivered, else 3 when too many feeds failed, else 0."""
+    if summary.alerts_undelivered or summary.recipients_refused:
+        return EXIT_ALERTS_UNDELIVERED
+    polled, failed = summary.feeds_polled, summary.feeds_failed
+    if polled and (failed == polled or failed > max_failed_ratio * polled):
+        return EXIT_FEEDS_FAILED
+    return EXIT_DONE
+
+
+def failed_feed_lines(settings: Settings, limit: int = FAILED_FEEDS_SHOWN) -> list[str]:
+    """One line per feed whose poll failed (hard or temporary) this pass, in config order."""
+    from warehouse import connect
+
+    names = [feed.name for feed in settings.feeds]
+    with connect(settings.warehouse.path) as con:
+        rows = con.execute(
+            "SELECT name, last_outcome, last_reason, last_error FROM feeds "
+            "WHERE list_contains(?, name) AND last_outcome IN ('hard', 'temporary')",
+            [names],
+        ).fetchall()
+    rows.sort(key=lambda r: names.index(r[0]))
+    lines = [
+        f"feed {name!r} failed: {reason or outcome} ({outcome})"
+        + (f": {_cell(error, 160)}" if error else "")
+        for name, outcome, reason, error in rows[:limit]
+    ]
+    if len(rows) > limit:
+        lines.append(f"... and {len(rows) - limit} more failed feeds (see the feeds table)")
+    return lines
+
+
 @cli.command()
 @config_option
 @click.option(
@@ -172,14 +212,43 @@ def cli() -> None:
 def run(config_path: str, replay: bool) -> None:
     """Run one pass over the configured feeds.
 
-    Exits 0 when the pass completed, even if some feeds or articles failed: those are recorded
-    in the warehouse (tables feeds and articles) and counted in the summary line.
+    Prints one summary line on stdout; each failed feed is named, with its reason, on stderr
+    (first 10; hidden by --quiet). Failed feeds and articles are recorded in the warehouse
+    (tables feeds and articles); undelivered alerts stay in the outbox (banwatch alerts list).
+
+    \b
+    Exit codes:
+      0  the pass completed
+      1  bad configuration, or the pass itself failed (one line on stderr)
+      2  bad command line
+      3  completed, but more than fetch.max_failed_feeds_ratio of the feeds failed, or all did
+      4  completed, but some alerts were not delivered (SMTP): they stay queued or failed
+    When 3 and 4 both apply, the exit code is 4.
     """
     from banwatch.pipeline import run_pass
 
     settings = load_settings(config_path)
     summary = run_pass(settings, replay=replay, progress=_progress_printer())
     click.echo(summary.line())
+    if summary.feeds_failed:
+        for line in failed_feed_lines(settings):
+            logger.warning("%s", line)
+    code = run_exit_code(summary, settings.fetch.max_failed_feeds_ratio)
+    if code == EXIT_ALERTS_UNDELIVERED:
+        logger.warning(
+            "alerts not delivered: %d left queued or failed, %d recipients refused; see "
+            "`banwatch alerts list`",
+            summary.alerts_undelivered,
+            summary.recipients_refused,
+        )
+    elif code == EXIT_FEEDS_FAILED:
+        logger.warning(
+            "%d of %d feeds failed (more than fetch.max_failed_feeds_ratio = %s)",
+            summary.feeds_failed,
+            summary.feeds_polled,
+            settings.fetch.max_failed_feeds_ratio,
+        )
+    click.get_current_context().exit(code)
 
 
 def _open_snapshot(settings: Settings):
@@ -290,6 +359,95 @@ def demo(workdir: str, keep_serving: bool) -> None:
     from banwatch.demo import run_demo
 
     run_demo(workdir, progress=_progress_printer(), keep_serving=keep_serving)
+
+
+# ---------------------------------------------------------------- the alert outbox
+
+
+def _writer(settings: Settings):
+    """The warehouse file itself (not the snapshot): these commands change the outbox."""
+    from pathlib import Path
+
+    from warehouse import connect
+
+    if not Path(settings.warehouse.path).exists():
+        raise BanwatchError(f"{settings.warehouse.path}: no warehouse yet; run `banwatch run` once")
+    return connect(settings.warehouse.path)
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def alerts() -> None:
+    """Look at the alert outbox and decide what the next pass sends.
+
+    These commands open the warehouse file (warehouse.path), not the snapshot: run them between
+    passes. A refused email is retried on alerts.max_refusals passes, then stays `failed` until
+    `banwatch alerts resend`.
+    """
+
+
+@alerts.command("list")
+@config_option
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sending", "sent", "failed", "skipped"]),
+    help="Only alerts with this status.",
+)
+@output_options
+@verbosity_options
+def alerts_list(config_path: str, status: str | None, fmt: str) -> None:
+    """Print the alert outbox, oldest first.
+
+    Each alert's status, attempts, refusals (whole email refused), the recipients that have not
+    got it (with the server's reply code) and the last error.
+    """
+    from warehouse import outbox
+
+    with _writer(load_settings(config_path)) as con:
+        columns, rows = outbox.list_alerts(con, status)
+    emit(columns, rows, fmt)
+
+
+@alerts.command("resend")
+@click.argument("event_id", required=False)
+@click.option("--all-failed", is_flag=True, help="Resend every `failed` alert.")
+@config_option
+@verbosity_options
+def alerts_resend(event_id: str | None, all_failed: bool, config_path: str) -> None:
+    """Queue EVENT_ID's alert (or every failed one) for the next pass.
+
+    It goes to each configured recipient that has not accepted it, with the same Message-ID;
+    an alert every recipient already accepted goes to all of them again.
+    """
+    from warehouse import outbox
+
+    if bool(event_id) == all_failed:
+        raise click.UsageError("give one EVENT_ID or --all-failed")
+    with _writer(load_settings(config_path)) as con:
+        ids = outbox.failed_event_ids(con) if all_failed else [event_id or ""]
+        if not ids:
+            click.echo("no failed alerts to resend")
+        for eid in ids:
+            before = outbox.resend(con, eid)
+            if before in ("pending", "sending"):
+                click.echo(f"alert {eid} is already queued ({before})")
+            else:
+                click.echo(f"alert {eid} queued for the next pass (was {before})")
+
+
+@alerts.command("skip")
+@click.argument("event_id")
+@config_option
+@verbosity_options
+def alerts_skip(event_id: str, config_path: str) -> None:
+    """Never send EVENT_ID's alert.
+
+    Its status becomes `skipped`; `banwatch alerts resend EVENT_ID` undoes it.
+    """
+    from warehouse import outbox
+
+    with _writer(load_settings(config_path)) as con:
+        before = outbox.skip(con, event_id)
+    click.echo(f"alert {event_id} skipped (was {before}); it will not be sent")
 
 
 def main() -> None:  # pragma: no cover - console entry point

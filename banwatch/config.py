@@ -80,6 +80,11 @@ class FetchSettings:
     concurrency: int = _doc("Requests in flight at once.", 16)
     retries: int = _doc("Retries on timeouts, 429 and 5xx (Retry-After is honoured).", 2)
     retry_max_wait: float = _doc("Longest wait between retries, in seconds.", 30.0)
+    max_failed_feeds_ratio: float = _doc(
+        "`banwatch run` exits 3 when more than this share of the polled feeds failed (hard or "
+        "temporary), or when every feed failed.",
+        0.5,
+    )
     user_agent: str = _doc(
         "User-Agent header sent with every request.",
         "banwatch/0.1 (+https://github.com/banwatch/banwatch)",
@@ -131,6 +136,11 @@ class AlertSettings:
     timeout: float = _doc("SMTP timeout in seconds.", 30.0)
     sender: str = _doc("From address.", "banwatch@example.org")
     recipients: list[str] = _doc("To addresses.", ["analysts@example.org"])
+    max_refusals: int = _doc(
+        "An email the server refuses as a whole (5xx on MAIL/DATA, or every recipient 5xx) is "
+        "retried on this many passes, then `failed` until `banwatch alerts resend`.",
+        3,
+    )
     digest_recipients: list[str] = _doc(
         "Where the daily digest (maintenance DAG) goes; [] sends no digest.", []
     )
@@ -312,10 +322,12 @@ def settings_from_dict(raw: dict[str, Any], *, path: str | None = None) -> Setti
         raise ConfigError("must be false, 'starttls' or 'ssl'", path=path, key="alerts.tls")
     if settings.detect.decider not in ("model", "rules"):
         raise ConfigError("must be 'model' or 'rules'", path=path, key="detect.decider")
-    for key in ("detect.min_confidence", "alerts.min_confidence"):
+    for key in ("detect.min_confidence", "alerts.min_confidence", "fetch.max_failed_feeds_ratio"):
         section, name = key.split(".")
         if not 0.0 <= getattr(getattr(settings, section), name) <= 1.0:
             raise ConfigError("must be in [0, 1]", path=path, key=key)
+    if settings.alerts.max_refusals < 1:
+        raise ConfigError("must be at least 1", path=path, key="alerts.max_refusals")
     if not 0.0 < settings.dedupe.threshold <= 1.0:
         raise ConfigError("must be in (0, 1]", path=path, key="dedupe.threshold")
     for name in ("recipients", "digest_recipients"):

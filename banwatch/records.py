@@ -172,11 +172,24 @@ class PassSummary:
     new_stories: int = 0
     new_events: int = 0
     emails_sent: int = 0
+    # Alerts left pending or failed by an SMTP error this pass (`banwatch run` exits 4).
+    alerts_undelivered: int = 0
+    # Addresses refused (5xx) for an email other recipients got (`banwatch run` exits 4).
+    recipients_refused: int = 0
 
     def line(self) -> str:
+        """One line of counts; the undelivered ones are named only when there are some."""
+        undelivered = "".join(
+            f", {label} {n}"
+            for label, n in (
+                ("alerts undelivered", self.alerts_undelivered),
+                ("recipients refused", self.recipients_refused),
+            )
+            if n
+        )
         return (
             f"feeds polled {self.feeds_polled} (failed {self.feeds_failed}), "
             f"new articles {self.new_articles} (failed {self.articles_failed}), "
             f"new stories {self.new_stories}, new events {self.new_events}, "
-            f"emails sent {self.emails_sent}"
+            f"emails sent {self.emails_sent}{undelivered}"
         )

@@ -27,7 +27,12 @@ def cli_reference() -> str:
         "",
     ]
     runner = CliRunner()
-    commands = [[]] + [[name] for name in sorted(cli.commands)]
+    commands: list[list[str]] = [[]]
+    for name in sorted(cli.commands):
+        commands.append([name])
+        group = cli.commands[name]
+        if isinstance(group, click.Group):  # `banwatch alerts list`, ...
+            commands += [[name, sub] for sub in sorted(group.commands)]
     for args in commands:
         title = " ".join(["banwatch", *args])
         result = runner.invoke(cli, [*args, "--help"], terminal_width=100)

@@ -352,7 +352,78 @@ def m003_event_status(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_quote(col_comment)}")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_run_errors, m003_event_status]
+def m004_alert_refusals(con: duckdb.DuckDBPyConnection) -> None:
+    """Classify SMTP refusals: count whole-message refusals per alert (bounded retries) and keep
+    each recipient's outcome, so one refused address neither fails the alert for the others nor
+    hides that it never got the email.
+    """
+    con.execute("ALTER TABLE alerts ADD COLUMN refusals INTEGER DEFAULT 0")
+    con.execute("UPDATE alerts SET refusals = 0 WHERE refusals IS NULL")
+    con.execute(
+        "COMMENT ON COLUMN alerts.refusals IS "
+        + _quote(
+            "Times the server refused the whole email (5xx on MAIL/DATA, or every recipient "
+            "5xx); at alerts.max_refusals the row becomes failed (banwatch alerts resend)."
+        )
+    )
+    con.execute(
+        "COMMENT ON COLUMN alerts.status IS "
+        + _quote(
+            "pending: due (also after a connection, TLS, login or 4xx error) | sending: claimed "
+            "| sent: accepted for at least one recipient | failed: refused alerts.max_refusals "
+            "times | skipped: dropped by an operator (banwatch alerts skip)."
+        )
+    )
+    con.execute(
+        "CREATE TABLE alert_recipients (event_id VARCHAR, recipient VARCHAR, status VARCHAR, "
+        "smtp_code INTEGER, error VARCHAR, updated_at TIMESTAMPTZ, "
+        "PRIMARY KEY (event_id, recipient))"
+    )
+    con.execute(
+        "COMMENT ON TABLE alert_recipients IS "
+        + _quote("Each alert's outcome per recipient address, as the SMTP server answered RCPT.")
+    )
+    for column, comment in (
+        ("event_id", "The alert (alerts.event_id)."),
+        ("recipient", "One address of alerts.recipients."),
+        ("status", "accepted | refused (5xx: not retried unless resent) | deferred (4xx)."),
+        ("smtp_code", "The server's reply code to RCPT (or to DATA when that refused it)."),
+        ("error", "The server's reply text, else NULL."),
+        ("updated_at", "When this outcome was recorded."),
+    ):
+        con.execute(f"COMMENT ON COLUMN alert_recipients.{column} IS {_quote(comment)}")
+
+
+def m005_run_owner(con: duckdb.DuckDBPyConnection) -> None:
+    """Which process runs a pass, so the next pass can tell a killed run from a live one."""
+    columns = [
+        ("pid", "INTEGER", "Process running the whole pass (banwatch run); NULL for Airflow."),
+        ("host", "VARCHAR", "Host of that process."),
+        (
+            "process_started_at",
+            "TIMESTAMPTZ",
+            "Wall clock when the pass (or its latest retry) started; started_at is the run's time.",
+        ),
+    ]
+    for name, decl, comment in columns:
+        con.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
+        con.execute(f"COMMENT ON COLUMN runs.{name} IS {_quote(comment)}")
+    con.execute(
+        "COMMENT ON COLUMN runs.status IS "
+        + _quote(
+            "running | finished | failed | aborted (interrupted: killed or timed out; marked "
+            "by the next pass, reason in error)."
+        )
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m002_run_errors,
+    m003_event_status,
+    m004_alert_refusals,
+    m005_run_owner,
+]
 
 
 def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
