@@ -3,11 +3,18 @@
 `checkpoint(name)` does nothing unless the environment variable `BANWATCH_KILL_AT` equals
 `name`; then the process sends itself SIGKILL (no cleanup, no exception handlers, no atexit),
 which is what a killed Airflow worker or an OOM kill does. Only tests set the variable
-(tests/test_load_crash.py); it is never meant for production use.
+(tests/test_crash.py); it is never meant for production use.
 
-Points used by `banwatch.pipeline.load`: `load:feeds`, `load:articles`, `load:embeddings`,
-`load:stories`, `load:detections`, `load:events` (all before the load's one commit) and
-`load:committed` (after the commit, before the snapshot is published).
+Points, in the order a pass reaches them:
+- `staged:state`, `staged:poll`, `staged:articles`, `staged:stories`, `staged:detections`: right
+  after a step wrote its staging file (`banwatch.pipeline._dump`), i.e. after polling, fetch,
+  embedding and detection;
+- `load:feeds`, `load:articles`, `load:embeddings`, `load:stories`, `load:detections`,
+  `load:events` (inside the load's one transaction) and `load:committed` (after its commit);
+- `snapshot:copied`: the snapshot copy is complete, not yet renamed over the snapshot
+  (`warehouse.store.publish_snapshot`);
+- `alerts:accepted`: the SMTP server accepted an alert, its row is not `sent` yet
+  (`warehouse.outbox`): the documented at-least-once window.
 """
 
 from __future__ import annotations

@@ -17,22 +17,24 @@ import datetime as dt
 import hashlib
 import logging
 import os
-import pickle
 import re
 import shutil
+import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from banwatch.config import Settings
-from banwatch.records import Article, PassSummary
+from banwatch.records import Article, FeedResult, ParsedEntry, PassSummary
+from banwatch.staging import read_matrix, read_records, write_matrix, write_records
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, dict[str, Any]], None]
 
 KNOWN_URL_DAYS = 60  # feeds carry recent items only; older URLs need not be checked again
+STATE_FILE = "state.jsonl"
 
 
 # ---------------------------------------------------------------- staging files
@@ -42,19 +44,52 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:120]
 
 
-def _dump(path: Path, obj: Any) -> str:
-    """Write atomically: a killed task never leaves a half file for the next one to read."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as fh:
-        # pickle: staging is private to one run of our own code, written and read by banwatch only.
-        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
-    return str(path)
+def _dump(path: Path, records: Iterable[Any], meta: dict[str, Any] | None = None) -> str:
+    """Stage `records` as JSON lines (banwatch.staging), whatever suffix the caller names.
+
+    The write is atomic, and `checkpoint("staged:<step>")` follows it: each step's staging file
+    is where a killed pass stops between steps (a test hook, see banwatch.faults).
+    """
+    from banwatch.faults import checkpoint
+
+    written = write_records(path.with_suffix(".jsonl"), records, meta)
+    checkpoint("staged:" + path.name.split("-")[0].split(".")[0])
+    return written
 
 
-def _load(path: str | Path) -> Any:
-    with open(path, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - our own staging file, see _dump
+def _load(path: str | Path) -> list[Any]:
+    """The records of a staging file (without its header's metadata)."""
+    return read_records(path)[1]
+
+
+def _state(run_dir: str | Path) -> dict[str, Any]:
+    """What `start_run` staged: run id, the run's `now`, known URLs and feed states."""
+    meta, states = read_records(Path(run_dir) / STATE_FILE)
+    return {
+        "run_id": meta["run_id"],
+        "now": dt.datetime.fromisoformat(meta["now"]) if meta.get("now") else None,
+        "known_urls": set(meta.get("known_urls", ())),
+        "states": {s.name: s for s in states},
+    }
+
+
+def _polled(path: str | Path) -> tuple[list[FeedResult], list[ParsedEntry]]:
+    """A poll file holds the feed results (with all their entries), then the new entries."""
+    records = _load(path)
+    results = [r for r in records if isinstance(r, FeedResult)]
+    return results, [r for r in records if isinstance(r, ParsedEntry)]
+
+
+def _stories(path: str | Path) -> dict[str, Any]:
+    """Story assignments, and the embedding matrix from its `.npy` sidecar (None if empty)."""
+    meta, assignments = read_records(path)
+    matrix = meta.get("matrix")
+    return {
+        "ids": list(meta.get("ids", [])),
+        "model": meta.get("model", ""),
+        "assignments": assignments,
+        "matrix": read_matrix(Path(path).with_name(matrix)) if matrix else None,
+    }
 
 
 def _batch_key(batch: Sequence[str]) -> str:
@@ -79,20 +114,73 @@ def _connect(settings: Settings):
 # ---------------------------------------------------------------- steps
 
 
-def start_run(settings: Settings, run_id: str, now: dt.datetime) -> dict[str, Any]:
-    """DB: migrate, record the run, and stage what the network steps need from the warehouse."""
+# A run left `running` by a process that was killed (kill -9, an OOM kill, a dagrun_timeout, a
+# Ctrl-C between two steps) is stale. Which `running` rows are, must be told apart carefully:
+# * The current run_id is never stale: all tasks of one Airflow run (and its retries) share it.
+# * A single-process pass (`banwatch run`) records its pid and host: on the same host it is
+#   stale once that process is gone (or when it names this very process, which runs another id).
+# * An Airflow run records no pid (its tasks run in many short-lived processes). When another
+#   Airflow run starts, it is stale: `start_run` is the first task of banwatch_pipeline, which
+#   has max_active_runs=1, so the earlier run has ended (a dagrun_timeout fails it without
+#   running record_failure). A CLI pass cannot know that, so for it only the age bound applies.
+# * Any run whose process started longer than STALE_RUN_AFTER ago (wall clock) is stale: that
+#   is three times the DAG's dagrun_timeout (2 h), and a pass takes minutes.
+STALE_RUN_AFTER = dt.timedelta(hours=6)
+
+
+def _stale_reason(run: dict[str, Any], pid: int | None, host: str) -> str | None:
+    """Why the `running` row `run` (not the current run) is stale, or None if it may be live."""
+    from warehouse.store import process_alive
+
+    if run["pid"] is not None and run["host"] == host:
+        if run["pid"] == os.getpid() or not process_alive(run["pid"]):
+            return f"interrupted: its process {run['pid']} on {host} is gone"
+    if run["pid"] is None and pid is None:
+        return "interrupted: a later Airflow run started (the DAG runs one at a time)"
+    if run["age"] > STALE_RUN_AFTER:
+        return f"interrupted: still running after {STALE_RUN_AFTER} (limit for a pass)"
+    return None
+
+
+def _abort_stale_runs(settings: Settings, con: Any, run_id: str, pid: int | None) -> list[str]:
+    """Mark stale `running` rows `aborted` with the reason, and remove their staging."""
+    from warehouse import store
+
+    host = socket.gethostname()
+    aborted = []
+    for run in store.running_runs(con):
+        reason = None if run["run_id"] == run_id else _stale_reason(run, pid, host)
+        if reason is None:
+            continue
+        store.abort_run(con, run["run_id"], reason)
+        shutil.rmtree(Path(settings.staging.dir) / _safe(run["run_id"]), ignore_errors=True)
+        logger.warning("run %s marked aborted (%s); its staging removed", run["run_id"], reason)
+        aborted.append(run["run_id"])
+    return aborted
+
+
+def start_run(
+    settings: Settings, run_id: str, now: dt.datetime, *, pid: int | None = None
+) -> dict[str, Any]:
+    """DB: migrate, record the run, and stage what the network steps need from the warehouse.
+
+    First it clears what interrupted passes left (`_abort_stale_runs`, and snapshot copies a
+    killed publication left beside the snapshot). `pid` is the process that runs the WHOLE pass
+    (`run_pass` gives its own); the DAG gives none, since its tasks run in many processes.
+    """
     from warehouse import store
 
     run_dir = Path(settings.staging.dir) / _safe(run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
     with _connect(settings) as con:
-        store.start_run(con, run_id, now)
+        # Holding the writer connection: no other pass can be publishing a snapshot right now.
+        store.remove_stale_snapshot_files(settings.warehouse.snapshot)
+        _abort_stale_runs(settings, con, run_id, pid)
+        store.start_run(con, run_id, now, pid=pid, host=socket.gethostname())
         states = store.feed_states(con)
         known = store.recent_urls(con, now - dt.timedelta(days=KNOWN_URL_DAYS))
-    _dump(
-        run_dir / "state.pkl",
-        {"states": states, "known_urls": known, "run_id": run_id, "now": now},
-    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"run_id": run_id, "now": now.isoformat(), "known_urls": sorted(known)}
+    _dump(run_dir / STATE_FILE, states.values(), meta)
     names = [feed.name for feed in settings.feeds]
     size = max(1, settings.schedule.feed_batch_size)
     batches = [names[i : i + size] for i in range(0, len(names), size)]
@@ -111,16 +199,14 @@ def poll_feeds(settings: Settings, run_dir: str, batch: list[str]) -> dict[str, 
     from ingest.feeds import fetch_feeds, new_entries
     from ingest.http import make_client
 
-    state = _load(Path(run_dir) / "state.pkl")
+    state = _state(run_dir)
     wanted = set(batch)
     feeds = [feed for feed in settings.feeds if feed.name in wanted]
     with make_client(settings.fetch) as client:
         results = fetch_feeds(feeds, state["states"], client, settings.fetch)
     entries = new_entries(results, state["known_urls"])
     failed = sum(1 for r in results if r.outcome in ("hard", "temporary"))
-    path = _dump(
-        Path(run_dir) / f"poll-{_batch_key(batch)}.pkl", {"results": results, "entries": entries}
-    )
+    path = _dump(Path(run_dir) / f"poll-{_batch_key(batch)}.jsonl", [*results, *entries])
     logger.info("polled %d feeds (%d failed): %d new entries", len(results), failed, len(entries))
     return {"path": path, "feeds": len(results), "failed": failed, "entries": len(entries)}
 
@@ -130,7 +216,7 @@ def fetch_and_extract(settings: Settings, run_dir: str, poll_path: str) -> dict[
     from ingest.extract import fetch_and_extract as run
     from ingest.http import make_client
 
-    entries = _load(poll_path)["entries"]
+    entries = _polled(poll_path)[1]
     with make_client(settings.fetch) as client:
         articles, counts = run(entries, client, settings.fetch)
     out = Path(poll_path).with_name(Path(poll_path).name.replace("poll-", "articles-"))
@@ -146,10 +232,10 @@ def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) 
     from warehouse import store
 
     articles = _articles_from(article_paths)
-    now = _load(Path(run_dir) / "state.pkl")["now"]
-    path = Path(run_dir) / "stories.pkl"
+    now = _state(run_dir)["now"]
+    path = Path(run_dir) / "stories.jsonl"
     if not articles:
-        _dump(path, {"ids": [], "matrix": None, "assignments": [], "model": settings.embed.model})
+        _dump(path, [], {"ids": [], "matrix": None, "model": settings.embed.model})
         return {"path": str(path), "new_stories": 0}
     embedder = load_embedder(settings.embed.model, settings.embed.device)
     started = time.perf_counter()
@@ -185,15 +271,9 @@ def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) 
         signatures=[story_signature(a.title, a.text) for a in articles],
     )
     ids_new = [a.article_id for a in articles]
-    _dump(
-        path,
-        {
-            "ids": ids_new,
-            "matrix": matrix,
-            "assignments": assignments,
-            "model": settings.embed.model,
-        },
-    )
+    sidecar = write_matrix(path.with_suffix(".npy"), matrix)
+    meta = {"ids": ids_new, "matrix": Path(sidecar).name, "model": settings.embed.model}
+    _dump(path, assignments, meta)
     return {"path": str(path), "new_stories": counts["new_stories"]}
 
 
@@ -245,10 +325,10 @@ def load(
     from enrich.novelty import holder_of, inherit_scopes, resolve_events
     from warehouse import store
 
-    run_id = _load(Path(run_dir) / "state.pkl")["run_id"]
-    results = [r for p in poll_paths for r in _load(p)["results"]]
+    run_id = _state(run_dir)["run_id"]
+    results = [r for p in poll_paths for r in _polled(p)[0]]
     articles = _articles_from(article_paths)
-    stories = _load(stories_path)
+    stories = _stories(stories_path)
     detections = _load(detections_path)
     seen_at = {
         a.article_id: (a.published_at if replay and a.published_at else now) for a in articles
@@ -295,7 +375,11 @@ def load(
 
 
 def send_alerts(settings: Settings) -> dict[str, Any]:
-    """DB write + SMTP: send the outbox (one email per new event, never twice)."""
+    """DB write + SMTP: send the outbox (one email per new event, never twice).
+
+    The counts include `undelivered` and `recipients_refused` (see `alerts.send.send_alerts`),
+    which make `banwatch run` exit 4.
+    """
     from alerts.send import SmtpMailer
     from alerts.send import send_alerts as send
     from warehouse import store
@@ -425,7 +509,7 @@ def run_pass(
     run_id = run_id or "cli-" + now.strftime("%Y%m%dT%H%M%S.%fZ")
     report = progress or (lambda stage, counts: None)
 
-    started = start_run(settings, run_id, now)
+    started = start_run(settings, run_id, now, pid=os.getpid())
     try:
         return _rest_of_pass(settings, run_id, started, now, replay, report)
     except Exception as exc:
@@ -474,6 +558,8 @@ def _rest_of_pass(
     report("load", loaded)
     sent = send_alerts(settings)
     summary.emails_sent = sent.get("sent", 0)
+    summary.alerts_undelivered = sent.get("undelivered", 0)
+    summary.recipients_refused = sent.get("recipients_refused", 0)
     report("alerts", sent)
     finish_run(settings, run_id, run_dir, summary.__dict__)
     return summary

@@ -8,8 +8,15 @@
 #   BANWATCH_SCHEDULE the pipeline DAG's schedule      (default: */15 * * * *)
 #   AIRFLOW_HOME      Airflow's home                   (default: ./airflow_home)
 #   AIRFLOW_PORT      UI / API port                    (default: 8080)
+#   AIRFLOW_HOST      address the api-server binds     (default: 127.0.0.1, this machine only;
+#                     0.0.0.0 exposes the UI, with its generated admin password, to the network)
 #   AIRFLOW__CORE__PARALLELISM  LocalExecutor workers  (default: 8)
 #   AIRFLOW__DATABASE__SQL_ALCHEMY_CONN  metadata DB  (default: SQLite in AIRFLOW_HOME)
+#   AIRFLOW_CONN_SMTP_DEFAULT  the failure email's connection (default: built from the [alerts]
+#                     settings of BANWATCH_CONFIG, login from BANWATCH_SMTP_USER / _PASSWORD)
+#
+# Ctrl-C (or SIGTERM) stops the whole Airflow process group: standalone, scheduler, executor
+# workers, dag-processor, triggerer and api-server; SIGKILL after 15 s if something hangs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,6 +33,7 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CON
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__API__PORT="$PORT"
+export AIRFLOW__API__HOST="${AIRFLOW_HOST:-127.0.0.1}"
 # LocalExecutor starts this many worker processes up front; a pass needs only a few at once.
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-8}"
 export AIRFLOW__API__BASE_URL="http://localhost:$PORT"
@@ -36,6 +44,16 @@ echo "banwatch: AIRFLOW_HOME=$AIRFLOW_HOME, DAGs from $AIRFLOW__CORE__DAGS_FOLDE
 airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 \
   || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 airflow pools set banwatch_duckdb 1 "DuckDB has one writer: tasks that open the warehouse file" > /dev/null
+
+# The DAGs' failure email goes through the `smtp_default` connection: build it from banwatch's
+# own alert settings, as an environment connection (never on a command line or in the output;
+# Airflow reads AIRFLOW_CONN_* before its metadata DB). A bad config stops here, clearly.
+if [[ -z "${AIRFLOW_CONN_SMTP_DEFAULT:-}" ]]; then
+  AIRFLOW_CONN_SMTP_DEFAULT="$(python -m banwatch.airflow_smtp "$BANWATCH_CONFIG")"
+  export AIRFLOW_CONN_SMTP_DEFAULT
+else
+  echo "banwatch: smtp_default from AIRFLOW_CONN_SMTP_DEFAULT (set by you)"
+fi
 
 # Airflow 3's simple auth manager generates the admin password into this file on first start.
 PASSWORDS="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
@@ -56,6 +74,31 @@ announce() {
 }
 announce &
 ANNOUNCER=$!
-trap 'kill "$ANNOUNCER" 2> /dev/null || true' EXIT
 
-airflow standalone
+# standalone runs in a process group of its own (set -m), and every way out of this script stops
+# that whole group: Ctrl-C alone used to leave the scheduler and its workers running.
+AIRFLOW_PID=""
+stop_airflow() {
+  kill "$ANNOUNCER" 2> /dev/null || true
+  [[ -n "$AIRFLOW_PID" ]] || return 0
+  local sig
+  for sig in INT TERM KILL; do
+    kill -s "$sig" -- "-$AIRFLOW_PID" 2> /dev/null || break
+    for _ in $(seq 1 30); do
+      kill -0 -- "-$AIRFLOW_PID" 2> /dev/null || break 2
+      sleep 0.5
+    done
+    echo "banwatch: Airflow still running after SIG$sig" >&2
+  done
+  wait "$AIRFLOW_PID" 2> /dev/null || true
+  AIRFLOW_PID=""
+}
+trap 'echo "banwatch: stopping Airflow..."; stop_airflow; exit 130' INT
+trap 'stop_airflow; exit 143' TERM
+trap 'stop_airflow' EXIT
+
+set -m
+airflow standalone &
+AIRFLOW_PID=$!
+set +m
+wait "$AIRFLOW_PID"

@@ -7,7 +7,6 @@ real loopback SMTP server); detections are built directly, as the detector would
 from __future__ import annotations
 
 import datetime as dt
-import pickle
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from banwatch.cli import cli
 from banwatch.config import Settings, load_settings
 from banwatch.mailsink import MailSink
 from banwatch.records import Article, Detection
+from banwatch.staging import write_records
 from warehouse import store
 from warehouse.migrations import MIGRATIONS
 
@@ -55,22 +55,22 @@ class Desk:
         run_dir = self.root / "staging" / f"run{self.passes}"
         run_dir.mkdir(parents=True)
         articles = [article(d.article_id, now) for d in detections]
-        staged = {
-            "state": {"run_id": f"test-{self.passes}"},
-            "poll": {"results": []},
-            "articles": articles,
-            "stories": {"ids": [], "matrix": None, "assignments": [], "model": "none"},
-            "detections": list(detections),
+        staged: dict[str, tuple[list[Any], dict[str, Any]]] = {
+            "state": ([], {"run_id": f"test-{self.passes}"}),
+            "poll": ([], {}),
+            "articles": (articles, {}),
+            "stories": ([], {"ids": [], "matrix": None, "model": "none"}),
+            "detections": (list(detections), {}),
         }
-        for name, obj in staged.items():
-            (run_dir / f"{name}.pkl").write_bytes(pickle.dumps(obj))
+        for name, (records, meta) in staged.items():
+            write_records(run_dir / f"{name}.jsonl", records, meta)
         loaded = pipeline.load(
             self.settings,
             str(run_dir),
-            [str(run_dir / "poll.pkl")],
-            [str(run_dir / "articles.pkl")],
-            str(run_dir / "stories.pkl"),
-            str(run_dir / "detections.pkl"),
+            [str(run_dir / "poll.jsonl")],
+            [str(run_dir / "articles.jsonl")],
+            str(run_dir / "stories.jsonl"),
+            str(run_dir / "detections.jsonl"),
             now,
         )
         sent = pipeline.send_alerts(self.settings)

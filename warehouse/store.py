@@ -16,11 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from banwatch.errors import WarehouseError
+from banwatch.faults import checkpoint
 from banwatch.records import PassSummary
 from warehouse.load import (
     apply_resolution,
@@ -44,6 +47,7 @@ from warehouse.read import (
 )
 
 __all__ = [
+    "abort_run",
     "apply_resolution",
     "article_leads",
     "connect",
@@ -62,6 +66,8 @@ __all__ = [
     "publish_snapshot",
     "recent_embeddings",
     "recent_urls",
+    "remove_stale_snapshot_files",
+    "running_runs",
     "situation_history",
     "start_run",
     "transaction",
@@ -163,6 +169,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: str | os.Pat
             con.execute(f"CHECKPOINT {alias}")
         finally:
             con.execute(f"DETACH {alias}")
+        checkpoint("snapshot:copied")  # a kill here leaves the full-size copy: see below
         os.replace(tmp, target)
     except (duckdb.Error, OSError) as exc:
         tmp.unlink(missing_ok=True)
@@ -174,12 +181,90 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: str | os.Pat
     return target
 
 
-def start_run(con: duckdb.DuckDBPyConnection, run_id: str, now: dt.datetime) -> None:
-    """Record that a pass started (a retried run keeps its first start time)."""
+SNAPSHOT_TMP = r"\.{name}\.(\d+)\.tmp(?:\.wal)?"  # publish_snapshot's temporary names
+
+
+def remove_stale_snapshot_files(snapshot_path: str | os.PathLike[str]) -> list[Path]:
+    """Remove copies a killed `publish_snapshot` left beside the snapshot; return them.
+
+    Each publication writes `.<snapshot>.<pid>.tmp` and removes only its own pid's name, so a
+    pass killed while copying leaves a full-size file that nothing else would remove. Only
+    names of that pattern whose process is gone are touched. Call it holding the writer
+    connection: then no other pass can be publishing.
+    """
+    target = Path(snapshot_path)
+    if not target.parent.is_dir():
+        return []
+    pattern = re.compile(SNAPSHOT_TMP.format(name=re.escape(target.name)))
+    removed = []
+    for path in target.parent.iterdir():
+        match = pattern.fullmatch(path.name)
+        if match and not process_alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        logger.warning("removed %d snapshot copies left by killed passes", len(removed))
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this host and is not a zombie (killed, not yet reaped)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    try:  # Linux: a zombie has exited already; state is the field after "(comm)"
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
+def start_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    now: dt.datetime,
+    *,
+    pid: int | None = None,
+    host: str | None = None,
+) -> None:
+    """Record that a pass started (a retried run keeps its first start time).
+
+    `pid` and `host` name the process running the whole pass (NULL for an Airflow run, whose
+    tasks run in many processes); `process_started_at` is the wall clock, for telling stale
+    runs (see banwatch.pipeline), while `started_at` is the run's own time (`now`).
+    """
     con.execute(
-        "INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running') "
-        "ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL",
-        [run_id, now],
+        "INSERT INTO runs (run_id, started_at, status, pid, host, process_started_at) "
+        "VALUES (?, ?, 'running', ?, ?, current_timestamp) "
+        "ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL, "
+        "pid = excluded.pid, host = excluded.host, process_started_at = get_current_timestamp()",
+        [run_id, now, pid, host],
+    )
+
+
+def running_runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Rows still `running`: run_id, pid, host and age (wall clock since their process began)."""
+    rows = con.execute(
+        "SELECT run_id, pid, host, current_timestamp - coalesce(process_started_at, started_at) "
+        "FROM runs WHERE status = 'running' ORDER BY started_at"
+    ).fetchall()
+    return [
+        {"run_id": r, "pid": pid, "host": host, "age": age or dt.timedelta(0)}
+        for r, pid, host, age in rows
+    ]
+
+
+def abort_run(con: duckdb.DuckDBPyConnection, run_id: str, reason: str) -> None:
+    """Mark a run that was interrupted `aborted`, with why (its process will never finish it)."""
+    con.execute(
+        "UPDATE runs SET status = 'aborted', finished_at = current_timestamp, error = ? "
+        "WHERE run_id = ? AND status = 'running'",
+        [" ".join(reason.split())[:1000], run_id],
     )
 
 

@@ -1,12 +1,16 @@
-"""A pass killed anywhere inside `load` loses nothing (issue 12).
+"""A pass killed anywhere loses nothing, and the next pass cleans up after it (issue 12).
 
 `banwatch run` runs as a real subprocess over the sample newsroom on 127.0.0.1, with alerts to
 a loopback SMTP server. The fault-injection hook `banwatch.faults.checkpoint` SIGKILLs it at one
-of the load step's former commit points (`BANWATCH_KILL_AT`). Then `banwatch run` runs again
-(in this process, through CliRunner, so the embedding model loads once), and the warehouse must
-hold the same events as after an uninterrupted pass, with every alert email received exactly
-once. Before the commit a kill must leave no trace of the pass's data. Seven points, seven
-killed processes (two at a time), each bounded by RUN_TIMEOUT.
+named point (`BANWATCH_KILL_AT`): after each step's staging file (poll, fetch, embed, detect),
+at each of the load step's former commit points, after the commit, while publishing the
+snapshot, and in the SMTP window (the server accepted one email, `sent` is not committed yet).
+Then `banwatch run` runs again (in this process, through CliRunner, so the embedding model loads
+once). The warehouse must hold the same events as after an uninterrupted pass, every alert
+email must have been received exactly once (in the SMTP window: that one at most twice, with
+the same Message-ID), the warehouse and the snapshot must be readable, the killed run must be
+`aborted`, and no staging or snapshot copy may be left. Killed processes run two at a time,
+each bounded by RUN_TIMEOUT; the table of results is printed at the end.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from banwatch.newsroom import Newsroom
 from banwatch.sample import load_sample
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+BEFORE_LOAD = ["staged:poll", "staged:articles", "staged:stories", "staged:detections"]
 BEFORE_COMMIT = [
     "load:feeds",
     "load:articles",
@@ -45,8 +50,10 @@ BEFORE_COMMIT = [
     "load:detections",
     "load:events",
 ]
-AFTER_COMMIT = "load:committed"
-POINTS = [*BEFORE_COMMIT, AFTER_COMMIT]
+SMTP_WINDOW = "alerts:accepted"  # the server has one email, its row is not `sent` yet
+AFTER_COMMIT = ["load:committed", "snapshot:copied", SMTP_WINDOW]
+POINTS = [*BEFORE_LOAD, *BEFORE_COMMIT, *AFTER_COMMIT]
+SNAPSHOT_COPIES = ".banwatch.read.duckdb.*.tmp*"  # what a killed publication leaves
 DATA_TABLES = ("feeds", "articles", "stories", "detections", "events", "event_sources", "alerts")
 RUN_TIMEOUT = 600  # seconds: a hung pass fails the test instead of hanging the suite
 
@@ -113,6 +120,13 @@ class Crash:
     def db(self) -> Path:
         return self.workdir / "banwatch.duckdb"
 
+    @property
+    def snapshot(self) -> Path:
+        return self.workdir / "banwatch.read.duckdb"
+
+
+TABLE: dict[str, tuple[str, str, str]] = {}  # kill point -> events equal, emails once, readable
+
 
 @pytest.fixture(scope="module")
 def newsroom() -> Iterator[Newsroom]:
@@ -151,28 +165,73 @@ def crashes(
         yield found
 
 
-@pytest.mark.parametrize("point", POINTS)
-def test_a_pass_killed_in_load_is_completed_by_the_next(
-    point: str, crashes: dict[str, Crash], baseline: dict[str, Any]
-) -> None:
-    crash = crashes[point]
+def readable(crash: Crash) -> bool:
+    """Both files open and answer: the writer's warehouse and the analysts' snapshot."""
+    try:
+        query(crash.db, "SELECT count(*) FROM events")
+        query(crash.snapshot, "SELECT count(*) FROM ban_events")
+    except duckdb.Error:
+        return False
+    return True
+
+
+def check_the_kill(crash: Crash, baseline: dict[str, Any]) -> None:
+    """What the killed pass left: nothing before the load's commit, everything after it."""
     assert crash.killed is not None
     assert crash.killed.returncode == -signal.SIGKILL, crash.killed.stderr
+    point = crash.point
     counts = {t: query(crash.db, f"SELECT count(*) FROM {t}")[0][0] for t in DATA_TABLES}
-    if point in BEFORE_COMMIT:
+    if point in BEFORE_LOAD or point in BEFORE_COMMIT:
         assert counts == dict.fromkeys(DATA_TABLES, 0), f"killed at {point}, data was committed"
     else:
         assert len(events_of(crash.db)) == len(baseline["events"])
         assert counts["alerts"] == len(baseline["news"])
-        assert not (crash.workdir / "banwatch.read.duckdb").exists()  # published after commit
-    assert crash.sink.messages == []
+    assert crash.snapshot.exists() == (point == SMTP_WINDOW)  # published after the commit
+    copies = list(crash.workdir.glob(SNAPSHOT_COPIES))
+    assert bool(copies) == (point == "snapshot:copied"), copies  # the full-size leftover
+    assert len(crash.sink.messages) == (1 if point == SMTP_WINDOW else 0)
+    assert query(crash.db, "SELECT status FROM runs") == [("running",)]
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_killed_pass_is_completed_by_the_next(
+    point: str, crashes: dict[str, Crash], baseline: dict[str, Any]
+) -> None:
+    crash = crashes[point]
+    check_the_kill(crash, baseline)
 
     run_pass(crash.config)
-    assert events_of(crash.db) == baseline["events"]
     mail = received(crash.sink, len(baseline["news"]))
-    assert mail == baseline["mail"]  # the same emails as an uninterrupted pass ...
-    assert set(mail.values()) == {1}  # ... each exactly once
+    events_equal = events_of(crash.db) == baseline["events"]
+    copies = Counter(mail.values())
+    once = set(mail) == set(baseline["mail"]) and set(copies) == {1}
+    twice_at_most = set(mail) == set(baseline["mail"]) and copies[2] <= 1 and set(copies) <= {1, 2}
+    TABLE[point] = (
+        "yes" if events_equal else "NO",
+        "yes" if once else ("1 twice, same Message-ID" if twice_at_most else "NO"),
+        "yes" if readable(crash) else "NO",
+    )
+
+    assert events_equal
     assert set(mail) == {f"<{e}@banwatch>" for e in baseline["news"]}
+    assert twice_at_most if point == SMTP_WINDOW else once, mail  # same Message-ID if twice
     shown = sum(1 for e in baseline["events"].values() if e[7] != "candidate")
-    snapshot = crash.workdir / "banwatch.read.duckdb"
-    assert query(snapshot, "SELECT count(*) FROM ban_events")[0][0] == shown
+    assert query(crash.snapshot, "SELECT count(*) FROM ban_events")[0][0] == shown
+    runs = dict(query(crash.db, "SELECT status, count(*) FROM runs GROUP BY status"))
+    assert runs == {"aborted": 1, "finished": 1}, runs  # the killed run is no longer running
+    (error,) = query(crash.db, "SELECT error FROM runs WHERE status = 'aborted'")[0]
+    assert "is gone" in error
+    assert list((crash.workdir / "staging").iterdir()) == []  # the killed run's staging too
+    assert list(crash.workdir.glob(SNAPSHOT_COPIES)) == []
+
+
+def test_print_the_table(crashes: dict[str, Crash], capsys: pytest.CaptureFixture[str]) -> None:
+    """The closing note's table: one row per kill point (filled in by the tests above)."""
+    rows = [(p, *TABLE.get(p, ("not run",) * 3)) for p in POINTS]
+    header = ("kill point", "events equal", "emails exactly once", "warehouse readable")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
+    with capsys.disabled():
+        print()
+        for row in [header, tuple("-" * w for w in widths), *rows]:
+            print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+    assert set(TABLE) == set(POINTS)
