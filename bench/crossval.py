@@ -22,12 +22,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bench.eval_events import events_from_detections
 from bench.labelled import read_set, set_dirs
 from bench.scoring import NEGATIVE_LABELS, GoldEvent, PredictedEvent, Report, score
 from enrich.apps import default_catalogue
 from enrich.detect.decide import Batch, decide
-from enrich.detect.training import Labelled, build, cross_validate, published
-from enrich.novelty import inherit_scopes, resolve_events
+from enrich.detect.training import Labelled, build, cross_validate
 
 logger = logging.getLogger(__name__)
 RECENCY_DAYS = 14
@@ -79,31 +79,7 @@ def predicted_events(
         [(remap[data.batch.where[r][0]], data.batch.where[r][1]) for r in sel],
     )
     detections, _counts = decide(sub_items, batch, probs[sel], floor)
-    by_id = {r["item_id"]: r for r in rows}
-    detections = inherit_scopes(detections, {})
-    resolution = resolve_events(
-        detections,
-        {},
-        seen_at={r["item_id"]: published(r) for r in rows},
-        recency_days=RECENCY_DAYS,
-        urls={r["item_id"]: r["item_id"] for r in rows},
-        outlets={r["item_id"]: r["outlet"] for r in rows},
-    )
-    sources: dict[str, set[str]] = defaultdict(set)
-    for src in resolution.sources:
-        sources[src.event_id].add(src.article_id)
-    out = []
-    for e in resolution.new_events:
-        ev = PredictedEvent(
-            e.country, e.subdivision, e.app, e.scope, e.action, e.announced_on,
-            e.confidence, e.evidence,
-        )  # fmt: skip
-        for a in sources[e.event_id]:
-            ev.article_ids.add(a)
-            ev.languages.add(by_id[a]["lang"])
-            ev.labels.add(by_id[a]["label"])
-        out.append(ev)
-    return out
+    return events_from_detections(detections, list(rows))
 
 
 def report(rows, gold_events, events, threshold: float | None = None) -> Report:

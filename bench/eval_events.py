@@ -126,10 +126,8 @@ def article_mode(
     training score: `bench/crossval.py` gives the cross-validated one."""
     from banwatch.records import Article
     from enrich.detect import detect_ban_events, load_model
-    from enrich.novelty import inherit_scopes, resolve_events
 
     rows = sorted(articles, key=_published)
-    by_id = {row["item_id"]: row for row in rows}
     started = time.process_time()
     batch = [
         Article(
@@ -150,7 +148,18 @@ def article_mode(
         model=load_model(model_path) if decider == "model" else None,
         decider=decider,
     )
-    detections = inherit_scopes(detections, {})
+    events = events_from_detections(detections, rows, alerts_min_confidence)
+    return events, time.process_time() - started
+
+
+def events_from_detections(
+    detections: list, rows: list[dict[str, str]], alerts_min_confidence: float | None = None
+) -> list[PredictedEvent]:
+    """Resolve detections into events exactly as the load step does (`enrich.novelty`), each
+    article first seen when it was published, and tag each event with its rows."""
+    from enrich.novelty import inherit_scopes, resolve_events
+
+    by_id = {row["item_id"]: row for row in rows}
     extra = {}
     if (
         alerts_min_confidence is not None
@@ -158,7 +167,7 @@ def article_mode(
     ):
         extra["min_confidence"] = alerts_min_confidence
     resolution = resolve_events(
-        detections,
+        inherit_scopes(detections, {}),
         {},
         seen_at={r["item_id"]: _published(r) for r in rows},
         recency_days=RECENCY_DAYS,
@@ -166,7 +175,6 @@ def article_mode(
         outlets={r["item_id"]: r["outlet"] for r in rows},
         **extra,
     )
-    cpu = time.process_time() - started
     sources: dict[str, set[str]] = defaultdict(set)
     for src in resolution.sources:
         sources[src.event_id].add(src.article_id)
@@ -178,7 +186,7 @@ def article_mode(
         )  # fmt: skip
         _attach(ev, sources[e.event_id], by_id)
         events.append(ev)
-    return events, cpu
+    return events
 
 
 def _attach(ev: PredictedEvent, article_ids: set[str], by_id: dict[str, dict[str, str]]) -> None:
