@@ -1,14 +1,14 @@
 """Cross-validated detection quality END TO END: each fold's articles served on 127.0.0.1 and run
 through `banwatch run --replay` with a model fitted on the other folds only.
 
-    python -m bench.crossval_e2e                    # 5 folds x every labelled set (~15 min)
+    python -m bench.crossval_e2e                    # 5 folds x every labelled set (~35 min)
     python -m bench.crossval_e2e --folds 5 --threshold 0.88 --sets devset,holdout
 
 Folds are grouped by situation exactly as `bench/crossval.py` (an article's group is its gold
-situation, else its first candidate's); articles with no candidate at all go to a fold by a
-hash of their id (they can only be misses). Per fold and set, `bench.eval_events.score_e2e`
-serves that fold's articles of the set (phase 1, then phase 2), scores the DuckDB file and the
-emails received; the figures here are the sums over folds.
+situation, else its first candidate's); an event article with no candidate goes with its
+event's situation, a look-alike with none to a fold by a hash of its id. Per fold and set,
+`bench.eval_events.score_e2e` serves that fold's articles of the set (phase 1, then phase 2),
+scores the DuckDB file and the emails received; the figures here are the sums over folds.
 """
 
 from __future__ import annotations
@@ -25,27 +25,34 @@ from bench.eval_events import score_e2e
 from bench.labelled import set_dirs
 from bench.scoring import NEGATIVE_LABELS, load_gold
 from enrich.detect.features import feature_matrix
-from enrich.detect.training import _folds, build, fit
+from enrich.detect.training import _folds, build, fit, situation_of
 
 logger = logging.getLogger(__name__)
 
 
-def article_folds(data, rows, folds: int, seed: int) -> dict[str, int]:
-    """Fold of every labelled article id (prefix-free, as the sets spell them)."""
+def article_folds(data, rows, gold, folds: int, seed: int) -> dict[str, int]:
+    """Fold of every labelled article id: the fold of its situation's group. An event article
+    with no candidate goes with its event's situation too (so an event is scored in one fold
+    only); a look-alike with none goes to a fold by a hash of its id."""
+    import numpy as np
+
     groups = {}
     for (i, _j), g in zip(data.batch.where, data.groups, strict=True):
         groups.setdefault(data.items[i].article_id, g)
     ids = sorted(groups)
-    by_article = [groups[a] for a in ids]
-    import numpy as np
-
-    fold_of = {}
-    for k, (_train, test) in enumerate(_folds(np.array(by_article), folds, seed)):
+    fold_of, group_fold = {}, {}
+    for k, (_train, test) in enumerate(_folds(np.array([groups[a] for a in ids]), folds, seed)):
         for t in test:
             fold_of[ids[t]] = k
+            group_fold[groups[ids[t]]] = k
     for r in rows:
-        if r["item_id"] not in fold_of:
-            fold_of[r["item_id"]] = int(hashlib.sha1(r["item_id"].encode()).hexdigest(), 16) % folds
+        if r["item_id"] in fold_of:
+            continue
+        g = gold.get(r.get("event_id", ""))
+        key = situation_of(g["country"], g["subdivision"], g["app"]) if g else r["item_id"]
+        fold_of[r["item_id"]] = group_fold.get(
+            key, int(hashlib.sha1(key.encode()).hexdigest(), 16) % folds
+        )
     return fold_of
 
 
@@ -59,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     rows, gold, _events = load_all()
     data = build(rows, gold)
-    fold_of = article_folds(data, rows, args.folds, args.seed)
+    fold_of = article_folds(data, rows, gold, args.folds, args.seed)
     x = feature_matrix(data.batch.named, data.names)
     cand_fold = [fold_of[data.items[i].article_id] for i, _j in data.batch.where]
     dirs = {k: v for k, v in set_dirs().items() if not args.sets or k in args.sets.split(",")}
