@@ -11,11 +11,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
+import itertools
 import json
 import logging
+import os
 import sys
+import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import click
@@ -120,23 +123,100 @@ def _cell(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def emit(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> None:
-    """Print rows in the chosen format to stdout."""
-    if fmt == "json":
-        click.echo(
-            json.dumps([dict(zip(columns, map(_jsonable, r), strict=True)) for r in rows], indent=2)
-        )
-    elif fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([[_jsonable(v) for v in r] for r in rows])
-    else:
-        cells = [[_cell(v) for v in r] for r in rows]
-        widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-        click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-        click.echo("  ".join("-" * w for w in widths))
-        for r in cells:
-            click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+FETCH_CHUNK = 1000  # rows fetched from DuckDB and written per step: memory stays flat
+SQL_ROW_CAP = 1000  # `banwatch sql` prints at most this many rows unless --limit / --all
+
+
+def _batches(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]]:
+    it = iter(rows)
+    while batch := list(itertools.islice(it, FETCH_CHUNK)):
+        yield batch
+
+
+def _emit_json(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """The same text as `json.dumps(list_of_objects, indent=2)`, written one batch at a time."""
+    opened = False
+    for batch in _batches(rows):
+        objects = [
+            textwrap.indent(
+                json.dumps(dict(zip(columns, map(_jsonable, r), strict=True)), indent=2), "  "
+            )
+            for r in batch
+        ]
+        click.echo(("[\n" if not opened else ",\n") + ",\n".join(objects), nl=False)
+        opened = True
+    click.echo("\n]" if opened else "[]")
+
+
+def _emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Column widths come from the first batch (all of a list), so output can start at once."""
+    it = iter(rows)
+    first = list(it) if isinstance(rows, Sequence) else list(itertools.islice(it, FETCH_CHUNK))
+    cells = [[_cell(v) for v in r] for r in first]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    click.echo(line(columns))
+    click.echo("  ".join("-" * w for w in widths))
+    if cells:
+        click.echo("\n".join(map(line, cells)))
+    for batch in _batches(it):
+        click.echo("\n".join(line([_cell(v) for v in r]) for r in batch))
+
+
+def emit(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> None:
+    """Print rows in the chosen format to stdout, streaming: `rows` may be a lazy iterator."""
+    try:
+        if fmt == "json":
+            _emit_json(columns, rows)
+        elif fmt == "csv":
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(columns)
+            for batch in _batches(rows):
+                writer.writerows([[_jsonable(v) for v in r] for r in batch])
+        else:
+            _emit_table(columns, rows)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `banwatch sql --all ... | head`: the reader left; stop quietly instead of a traceback.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        raise SystemExit(1) from None
+
+
+class RowStream:
+    """A DuckDB result read in chunks (never fetchall), stopping after `limit` rows.
+
+    `cut` is true once iteration found a row beyond the limit, so the caller can say so.
+    """
+
+    def __init__(self, cursor: Any, limit: int | None) -> None:
+        self.cursor = cursor
+        self.limit = limit
+        self.cut = False
+
+    def _fetch(self, size: int) -> list[Any]:
+        import duckdb
+
+        try:
+            return self.cursor.fetchmany(size)
+        except duckdb.Error as exc:  # errors can surface mid-result (casts, overflow)
+            raise _query_error(exc) from None
+
+    def __iter__(self) -> Iterator[Any]:
+        left = self.limit
+        while left is None or left > 0:
+            rows = self._fetch(FETCH_CHUNK if left is None else min(FETCH_CHUNK, left))
+            if not rows:
+                return
+            yield from rows
+            if left is not None:
+                left -= len(rows)
+        self.cut = bool(self._fetch(1))
 
 
 def _progress_printer() -> Callable[[str, dict[str, Any]], None]:
@@ -266,7 +346,11 @@ EVENT_LIST_COLUMNS = (
 @cli.command()
 @config_option
 @click.option(
-    "--limit", default=50, show_default=True, help="At most this many events, newest first."
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="At most this many events, newest first.",
 )
 @click.option(
     "--all", "include_historical", is_flag=True, help="Include historical (not alerted) events."
@@ -296,7 +380,7 @@ def events(
     with _open_snapshot(settings) as con:
         cursor = con.execute(query, [limit])
         columns = [d[0] for d in cursor.description]
-        emit(columns, cursor.fetchall(), fmt)
+        emit(columns, RowStream(cursor, None), fmt)  # LIMIT ? bounds it
 
 
 READ_ONLY_HINT = (
@@ -309,7 +393,9 @@ def _query_error(exc: Exception) -> BanwatchError:
     """One line naming what DuckDB refused, with the read-only rule when that is the cause."""
     import duckdb
 
-    detail = " ".join(str(exc).split("\n")[0].split())
+    # Keep the message and DuckDB's hints ("Did you mean ...", "Candidate bindings"); drop the
+    # "LINE 1: ..." caret picture after the blank line, which needs many lines to mean anything.
+    detail = " ".join(str(exc).split("\n\n")[0].split())
     refused = isinstance(exc, duckdb.PermissionException) or any(
         marker in detail for marker in ("read-only mode", "configuration has been locked")
     )
@@ -319,13 +405,22 @@ def _query_error(exc: Exception) -> BanwatchError:
 @cli.command()
 @click.argument("query")
 @config_option
+@click.option(
+    "--limit",
+    default=SQL_ROW_CAP,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Print at most this many rows; a note on stderr says when more matched.",
+)
+@click.option("--all", "all_rows", is_flag=True, help="Print every row (no --limit cap).")
 @output_options
 @verbosity_options
-def sql(query: str, config_path: str, fmt: str) -> None:
+def sql(query: str, config_path: str, limit: int, all_rows: bool, fmt: str) -> None:
     """Run a read-only SQL QUERY against the warehouse snapshot.
 
     The connection is read-only with external access off: statements that would write, attach
     other files, copy out, install extensions or read local files fail with a one-line error.
+    Rows stream from DuckDB as they are printed, so --all works on results of any size.
 
     Example: banwatch sql "SELECT app, count(*) FROM ban_events GROUP BY app"
     """
@@ -335,13 +430,22 @@ def sql(query: str, config_path: str, fmt: str) -> None:
     with _open_snapshot(settings) as con:
         try:
             cursor = con.execute(query)
-            if cursor.description is None:
-                return
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
         except duckdb.Error as exc:
             raise _query_error(exc) from None
-        emit(columns, rows, fmt)
+        if cursor is None:  # DuckDB found no statement (empty, or only comments)
+            raise BanwatchError(
+                'QUERY has no SQL statement; e.g. banwatch sql "SELECT * FROM ban_events"'
+            )
+        if cursor.description is None:
+            return
+        rows = RowStream(cursor, None if all_rows else limit)
+        emit([d[0] for d in cursor.description], rows, fmt)
+    if rows.cut:
+        click.echo(
+            f"note: showing the first {limit} rows; more matched (pass --limit N or --all "
+            "to see them)",
+            err=True,
+        )
 
 
 @cli.command()

@@ -7,6 +7,7 @@ them as .eml files, so the demo shows every stage without touching the internet.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from banwatch.config import load_settings
+from banwatch.errors import BanwatchError
 from banwatch.mailsink import MailSink
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,21 @@ def write_config(
     return path
 
 
+def _prepare_workdir(workdir: Path) -> None:
+    """Create WORKDIR and clear the last demo's warehouse, or say in one line why it cannot."""
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        for stale in ("banwatch.duckdb", "banwatch.duckdb.wal", "banwatch.read.duckdb"):
+            (workdir / stale).unlink(missing_ok=True)  # the demo starts from an empty warehouse
+        with tempfile.TemporaryFile(dir=workdir):  # writable? (the warehouse and mail go here)
+            pass
+    except OSError as exc:
+        raise BanwatchError(
+            f"{workdir}: cannot use it as the demo directory ({exc.strerror or exc}); pass "
+            "--dir DIR with a directory you can create and write"
+        ) from exc
+
+
 def run_demo(
     workdir: str | Path,
     *,
@@ -80,9 +97,7 @@ def run_demo(
     from warehouse.store import open_reader
 
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    for stale in ("banwatch.duckdb", "banwatch.duckdb.wal", "banwatch.read.duckdb"):
-        (workdir / stale).unlink(missing_ok=True)  # the demo always starts from an empty warehouse
+    _prepare_workdir(workdir)
     items = load_sample(max_phase=1)
     with Newsroom(items) as newsroom, MailSink(directory=workdir / "mail") as sink:
         config = write_config(workdir, newsroom, sink.port)

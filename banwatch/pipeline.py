@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from banwatch.config import Settings
+from banwatch.errors import ConfigError
 from banwatch.records import Article, FeedResult, ParsedEntry, PassSummary
 from banwatch.staging import read_matrix, read_records, write_matrix, write_records
 
@@ -159,6 +160,16 @@ def _abort_stale_runs(settings: Settings, con: Any, run_id: str, pid: int | None
     return aborted
 
 
+def _staging_error(settings: Settings, run_dir: Path, exc: OSError) -> ConfigError:
+    """Which path, why, and the key to change: a setup problem, not a traceback."""
+    return ConfigError(
+        f"cannot write the staging directory {run_dir} ({exc.strerror or exc}); set "
+        "staging.dir to a directory banwatch can create and write",
+        path=settings.source,
+        key="staging.dir",
+    )
+
+
 def start_run(
     settings: Settings, run_id: str, now: dt.datetime, *, pid: int | None = None
 ) -> dict[str, Any]:
@@ -171,6 +182,10 @@ def start_run(
     from warehouse import store
 
     run_dir = Path(settings.staging.dir) / _safe(run_id)
+    try:  # before the run is recorded: a bad staging.dir leaves no run behind
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _staging_error(settings, run_dir, exc) from exc
     with _connect(settings) as con:
         # Holding the writer connection: no other pass can be publishing a snapshot right now.
         store.remove_stale_snapshot_files(settings.warehouse.snapshot)
@@ -178,9 +193,13 @@ def start_run(
         store.start_run(con, run_id, now, pid=pid, host=socket.gethostname())
         states = store.feed_states(con)
         known = store.recent_urls(con, now - dt.timedelta(days=KNOWN_URL_DAYS))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    meta = {"run_id": run_id, "now": now.isoformat(), "known_urls": sorted(known)}
-    _dump(run_dir / STATE_FILE, states.values(), meta)
+        meta = {"run_id": run_id, "now": now.isoformat(), "known_urls": sorted(known)}
+        try:
+            _dump(run_dir / STATE_FILE, states.values(), meta)
+        except OSError as exc:  # e.g. a full disk: the run fails, not left `running`
+            error = _staging_error(settings, run_dir, exc)
+            store.fail_run(con, run_id, f"{type(error).__name__}: {error}")
+            raise error from exc
     names = [feed.name for feed in settings.feeds]
     size = max(1, settings.schedule.feed_batch_size)
     batches = [names[i : i + size] for i in range(0, len(names), size)]
