@@ -3,8 +3,12 @@
 Delivery is at-least-once with a dedupe key. Each row is claimed (`sending`, attempts + 1,
 committed) before its email goes out and marked `sent` (committed) right after the SMTP server
 accepts it. A crash in that one-commit window leaves the row `sending`; the next pass sends it
-again with the same Message-ID (`<event_id@banwatch>`), which mail clients use to drop the
-duplicate. The alternative, never resending a `sending` row, could lose an alert.
+again with the same Message-ID (`<event_id@sender-domain>`), which mail clients use to drop
+the duplicate. The alternative, never resending a `sending` row, could lose an alert.
+
+One message per event goes to all recipients at once: they are in the SMTP envelope only (the
+`To:` header is the sender, the list address), so nobody sees who else gets it, and the server's
+answer per recipient (RCPT) is what `alert_recipients` records.
 
 What the server says is classified (`SmtpSendError.kind`), because only some refusals are final:
 
@@ -165,8 +169,8 @@ class SmtpMailer:
     def send(
         self, msg: EmailMessage, recipients: list[str] | None = None
     ) -> dict[str, tuple[int, bytes]]:
-        """Send one message to `recipients` (default: its To header); returns the recipients
-        refused while others accepted it.
+        """Send one message to `recipients` (the envelope; default: its To header); returns the
+        recipients refused while others accepted it.
 
         Raises `SmtpSendError` (with its `kind`) when nobody accepted it.
         """
@@ -273,7 +277,8 @@ def _send_one(
     """Claim, send and record one row; returns the error when the rest of the pass must wait."""
     recipients = outbox.recipients_due(con, event_id, list(settings.recipients))
     event, sources = outbox.alert_payload(con, event_id)
-    msg = compose_alert(event, sources, sender=settings.sender, recipients=settings.recipients)
+    previous = outbox.previous_state(con, event)
+    msg = compose_alert(event, sources, sender=settings.sender, previous=previous)
     if outbox.claim_alert(con, event_id) is None:
         return None
     if not recipients:  # every configured address already accepted it (before a crash)

@@ -162,7 +162,7 @@ def test_a_confident_later_source_promotes_the_candidate_and_one_email_goes_out(
     desk.run([wechat_ban("a3", 0.95)], later + dt.timedelta(hours=1))  # more coverage
     desk.run([], later + dt.timedelta(hours=2))  # and a quiet pass
     (alert,) = desk.mail()  # exactly one email, however much coverage follows
-    assert alert["Message-ID"] == f"<{event_id}@banwatch>"
+    assert alert["Message-ID"] == f"<{event_id}@example.org>"
     assert "WeChat" in alert["Subject"]
     assert desk.query("SELECT status, queued_at FROM alerts") == [("sent", later)]
 

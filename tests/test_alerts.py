@@ -132,11 +132,11 @@ def test_one_multipart_email_per_new_event(con, sink):
         assert "Daily Paper" in part and "Wire" in part  # both sources
         assert "https://wire.example/news/2" in part
     event_id = con.execute("SELECT event_id FROM events WHERE app = 'TikTok'").fetchone()[0]
-    assert msg["Message-ID"] == f"<{event_id}@banwatch>"
+    assert msg["Message-ID"] == f"<{event_id}@example.org>"
     row = con.execute(
         "SELECT status, attempts, message_id FROM alerts WHERE event_id = ?", [event_id]
     )
-    assert row.fetchone() == ("sent", 1, f"<{event_id}@banwatch>")
+    assert row.fetchone() == ("sent", 1, f"<{event_id}@example.org>")
 
 
 def test_untrusted_titles_are_escaped_in_html(con, sink):
@@ -270,12 +270,12 @@ def test_subjects_say_what_happened():
         evidence="A judge blocked the law.",
         url="javascript:alert(1)",
     )
-    msg = compose_alert(event, [], sender="a@example.org", recipients=["b@example.org"])
+    msg = compose_alert(event, [], sender="a@example.org")
     assert msg["Subject"] == "[banwatch] Montana lifts its TikTok ban nationwide"
     assert 'href="javascript' not in msg.get_body(("html",)).get_content()
     proposed = dataclasses.replace(event, action="proposed", scope="other", body="Senate")
     assert (
-        compose_alert(proposed, [], sender="a@example.org", recipients=["b@example.org"])["Subject"]
+        compose_alert(proposed, [], sender="a@example.org")["Subject"]
         == "[banwatch] Montana (Senate) proposes restricting TikTok"
     )
     assert AlertSettings().max_refusals >= 2

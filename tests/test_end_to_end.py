@@ -167,11 +167,13 @@ def test_one_multipart_email_per_new_event(scenario: Scenario) -> None:
     first = scenario.sink.messages[: scenario.mail_counts[0]]
     assert len(first) == expected.new_emails.get(1, len(expected.events)) == len(expected.events)
     assert len({m["Message-ID"] for m in first}) == len(first)
-    for message in first:
+    for message, envelope in zip(first, scenario.sink.recipients, strict=False):
         assert message.get_content_type() == "multipart/alternative"
         kinds = {part.get_content_type() for part in message.iter_parts()}
         assert kinds == {"text/plain", "text/html"}
-        assert message["To"] == "analysts@example.org"
+        # Addressed to the list (the sender); the recipient is in the envelope only.
+        assert message["To"] == "banwatch@example.org"
+        assert envelope == ["analysts@example.org"]
     subjects = " | ".join(m["Subject"] for m in first)
     assert "United Kingdom" in subjects and "TikTok" in subjects
 

@@ -171,21 +171,44 @@ def note_error(con: duckdb.DuckDBPyConnection, event_ids: list[str], error: str)
 def alert_payload(
     con: duckdb.DuckDBPyConnection, event_id: str
 ) -> tuple[Event, list[dict[str, Any]]]:
-    """The event and its sources (with the articles' titles) for composing its email."""
+    """The event and its sources (with the articles' site names, titles and texts, for the
+    outlet's name and the best sentence to quote) for composing its email."""
     row = con.execute(
         f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?", [event_id]
     ).fetchone()
     if row is None:
         raise KeyError(event_id)
     cursor = con.execute(
-        "SELECT s.outlet, s.url, a.title, a.published_at, s.announced_on, s.evidence, "
-        "s.confidence FROM event_sources AS s LEFT JOIN articles AS a USING (article_id) "
-        "WHERE s.event_id = ? ORDER BY s.confidence DESC, a.published_at NULLS LAST, s.url",
+        "SELECT s.outlet, a.site_name, s.url, a.title, a.text, a.published_at, s.announced_on, "
+        "s.evidence, s.confidence FROM event_sources AS s "
+        "LEFT JOIN articles AS a USING (article_id) WHERE s.event_id = ? "
+        "ORDER BY s.confidence DESC, a.published_at NULLS LAST, s.url",
         [event_id],
     )
     columns = [d[0] for d in cursor.description]
     sources = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
     return event_from_row(row, len({s["outlet"] for s in sources}) or 1), sources
+
+
+def previous_state(con: duckdb.DuckDBPyConnection, event: Event) -> Event | None:
+    """The situation's state before `event` (same country, subdivision, app, scope and body,
+    announced earlier), so the email can say what changed; None when none is stored."""
+    row = con.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id <> ? AND country = ? "
+        "AND subdivision IS NOT DISTINCT FROM ? AND app = ? AND scope = ? "
+        "AND body IS NOT DISTINCT FROM ? "
+        "AND announced_on < ? ORDER BY announced_on DESC, first_seen_at DESC LIMIT 1",
+        [
+            event.event_id,
+            event.country,
+            event.subdivision,
+            event.app,
+            event.scope,
+            event.body,
+            event.announced_on,
+        ],
+    ).fetchone()
+    return event_from_row(row) if row else None
 
 
 # ---------------------------------------------------------------- operators' commands
