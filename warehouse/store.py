@@ -147,12 +147,22 @@ def open_reader(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     return con
 
 
+# The storage format the analysts' snapshot is written in. DuckDB 2.0 writes its own format by
+# default, which no 1.x client opens (the PyPI CLI 1.5.x and BI tools that embed 1.x fail with
+# "version number 69"); 'v1.5.0' is the newest format a 1.x release reads (DuckDB 1.5.0 and
+# later, 2.x included). Raise it only once the analysts' clients have moved on; 'v1.0.0' would
+# reach 1.0-1.4 clients too, at the cost of 1.5's storage improvements. The warehouse itself
+# (`connect`) keeps DuckDB's default: only the pass opens it.
+SNAPSHOT_STORAGE_VERSION = "v1.5.0"
+
+
 def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: str | os.PathLike[str]) -> Path:
     """Write a consistent copy of the warehouse to `snapshot_path`, replacing it atomically.
 
-    The copy is built in a temporary file beside the snapshot (ATTACH, COPY FROM DATABASE,
-    CHECKPOINT, DETACH) and renamed over it, so a reader sees either the old or the new
-    database, never a half-written one, and a reader holding the old file open blocks nothing.
+    The copy is built in a temporary file beside the snapshot (ATTACH with
+    `SNAPSHOT_STORAGE_VERSION`, COPY FROM DATABASE, CHECKPOINT, DETACH) and renamed over it, so
+    a reader sees either the old or the new database, never a half-written one, a reader holding
+    the old file open blocks nothing, and DuckDB 1.x clients can open it.
     """
     target = Path(snapshot_path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +173,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: str | os.Pat
     alias = "banwatch_snapshot"
     quoted = str(tmp).replace("'", "''")
     try:
-        con.execute(f"ATTACH '{quoted}' AS {alias}")
+        con.execute(f"ATTACH '{quoted}' AS {alias} (STORAGE_VERSION '{SNAPSHOT_STORAGE_VERSION}')")
         try:
             con.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
             con.execute(f"CHECKPOINT {alias}")
