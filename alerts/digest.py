@@ -27,9 +27,11 @@ def compose_digest(
     sender: str,
     recipients: Sequence[str],
     candidates: Sequence[Mapping[str, Any]] = (),
+    sent_at: dt.datetime | None = None,
 ) -> EmailMessage:
     """Digest of `events` (rows of `ban_events` as dicts) and `candidates` (rows of
-    `ban_event_candidates`) first seen on `day`."""
+    `ban_event_candidates`) first seen on `day`, dated `sent_at` (default: now), when it is
+    really sent, so mail clients sort it among the day's alerts rather than at midnight."""
     env = _environment()
     context = {
         "events": list(events),
@@ -46,9 +48,7 @@ def compose_digest(
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Message-ID"] = f"<digest-{day.isoformat()}@banwatch>"
-    msg["Date"] = email.utils.format_datetime(
-        dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    )
+    msg["Date"] = email.utils.format_datetime(sent_at or dt.datetime.now(dt.UTC))
     msg.set_content(env.get_template("digest.txt").render(context))
     msg.add_alternative(env.get_template("digest.html").render(context), subtype="html")
     return msg

@@ -288,13 +288,22 @@ def failed_feed_lines(settings: Settings, limit: int = FAILED_FEEDS_SHOWN) -> li
     is_flag=True,
     help="Treat each article as first seen when it was published (backfills, evaluation).",
 )
+@click.option(
+    "--no-alerts",
+    "no_alerts",
+    is_flag=True,
+    help="Fill the outbox but email nothing; the alerts stay pending for the next pass.",
+)
 @verbosity_options
-def run(config_path: str, replay: bool) -> None:
+def run(config_path: str, replay: bool, no_alerts: bool) -> None:
     """Run one pass over the configured feeds.
 
     Prints one summary line on stdout; each failed feed is named, with its reason, on stderr
     (first 10; hidden by --quiet). Failed feeds and articles are recorded in the warehouse
     (tables feeds and articles); undelivered alerts stay in the outbox (banwatch alerts list).
+    With --no-alerts nothing is emailed: new alerts stay pending and the next pass without it
+    sends each once. Events announced more than alerts.recency_days before they were first
+    seen are never queued, so they are never emailed later (use it with --replay to backfill).
 
     \b
     Exit codes:
@@ -308,7 +317,7 @@ def run(config_path: str, replay: bool) -> None:
     from banwatch.pipeline import run_pass
 
     settings = load_settings(config_path)
-    summary = run_pass(settings, replay=replay, progress=_progress_printer())
+    summary = run_pass(settings, replay=replay, progress=_progress_printer(), send=not no_alerts)
     click.echo(summary.line())
     if summary.feeds_failed:
         for line in failed_feed_lines(settings):

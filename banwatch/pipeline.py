@@ -467,11 +467,56 @@ def _rows(con: Any, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _claim_digest(con: Any, day: dt.date) -> bool:
+    """Mark `day`'s digest `sending` (committed) before it goes out; False if already sent.
+
+    Like `warehouse.outbox.claim_alert`: a crash after the send leaves it `sending`, so it is
+    sent again (at least once), never skipped; a sent one is never sent twice.
+    """
+    con.begin()
+    try:
+        con.execute(
+            "INSERT INTO digests (day, status) VALUES (?, 'pending') ON CONFLICT DO NOTHING",
+            [day],
+        )
+        row = con.execute(
+            "UPDATE digests SET status = 'sending', attempts = attempts + 1, last_error = NULL "
+            "WHERE day = ? AND status IN ('pending', 'sending') RETURNING attempts",
+            [day],
+        ).fetchone()
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return row is not None
+
+
+def _digest_done(
+    con: Any, day: dt.date, counts: tuple[int, int], message_id: str, error: str | None
+) -> None:
+    """Record the attempt's outcome (one statement, committed): `sent`, or `pending` to retry."""
+    con.execute(
+        "UPDATE digests SET status = ?, events = ?, candidates = ?, message_id = ?, "
+        "last_error = ?, sent_at = CASE WHEN ? IS NULL THEN current_timestamp END WHERE day = ?",
+        [
+            "pending" if error else "sent",
+            counts[0],
+            counts[1],
+            message_id,
+            error[:1000] if error else None,
+            error,
+            day,
+        ],
+    )
+
+
 def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
     """DB read + SMTP: one email listing the events first seen on `day`, if a digest is set up.
 
     News events come first; candidates first seen that day (confidence below
     `alerts.min_confidence`, never emailed one by one) follow in their own section, for review.
+    A day with neither sends nothing (`skipped`), and a day's digest is sent at most once, however
+    often this runs (by hand and by schedule): the `digests` table records it.
     """
     from alerts.digest import compose_digest
     from alerts.send import SmtpMailer
@@ -494,14 +539,30 @@ def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
             "ORDER BY confidence DESC, announced_on, jurisdiction",
             window,
         )
-    message = compose_digest(
-        events, day, sender=settings.alerts.sender, recipients=recipients, candidates=candidates
-    )
-    mailer = SmtpMailer(settings.alerts)
-    try:
-        mailer.send(message)
-    finally:
-        mailer.close()
+        counts = {"events": len(events), "candidates": len(candidates)}
+        if not events and not candidates:
+            logger.info("digest for %s skipped: no events and no candidates", day)
+            return {"sent": 0, "skipped": 1, **counts, "reason": "no events"}
+        if not _claim_digest(con, day):
+            logger.info("digest for %s not sent: already sent", day)
+            return {"sent": 0, **counts, "reason": "already sent"}
+        message = compose_digest(
+            events,
+            day,
+            sender=settings.alerts.sender,
+            recipients=recipients,
+            candidates=candidates,
+            sent_at=dt.datetime.now(dt.UTC),
+        )
+        mailer = SmtpMailer(settings.alerts)
+        try:
+            mailer.send(message)
+        except Exception as exc:
+            _digest_done(con, day, (len(events), len(candidates)), message["Message-ID"], str(exc))
+            raise
+        finally:
+            mailer.close()
+        _digest_done(con, day, (len(events), len(candidates)), message["Message-ID"], None)
     logger.info(
         "digest for %s: %d events, %d candidates to %d recipients",
         day,
@@ -509,7 +570,7 @@ def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
         len(candidates),
         len(recipients),
     )
-    return {"sent": 1, "events": len(events), "candidates": len(candidates)}
+    return {"sent": 1, **counts}
 
 
 # ---------------------------------------------------------------- the whole pass
@@ -522,15 +583,21 @@ def run_pass(
     replay: bool = False,
     progress: Progress | None = None,
     run_id: str | None = None,
+    send: bool = True,
 ) -> PassSummary:
-    """One pass over every configured feed: the steps above, in order, in this process."""
+    """One pass over every configured feed: the steps above, in order, in this process.
+
+    Without `send` (`banwatch run --no-alerts`) the outbox is filled but nothing is emailed:
+    the alerts stay pending for a later pass. Only news events are ever queued (recency is
+    judged when an event is first seen), so a later pass never emails historical ones.
+    """
     now = now or dt.datetime.now(dt.UTC)
     run_id = run_id or "cli-" + now.strftime("%Y%m%dT%H%M%S.%fZ")
     report = progress or (lambda stage, counts: None)
 
     started = start_run(settings, run_id, now, pid=os.getpid())
     try:
-        return _rest_of_pass(settings, run_id, started, now, replay, report)
+        return _rest_of_pass(settings, run_id, started, now, replay, report, send)
     except Exception as exc:
         from warehouse import store
 
@@ -550,6 +617,7 @@ def _rest_of_pass(
     now: dt.datetime,
     replay: bool,
     report: Progress,
+    send: bool = True,
 ) -> PassSummary:
     run_dir = started["run_dir"]
     summary = PassSummary()
@@ -575,6 +643,11 @@ def _rest_of_pass(
     summary.new_stories = loaded["new_stories"]
     summary.new_events = loaded["new_events"]
     report("load", loaded)
+    if not send:
+        logger.info("alerts not sent (--no-alerts): they stay pending in the outbox")
+        report("alerts", {"sent": 0, "held": loaded["alertable_events"]})
+        finish_run(settings, run_id, run_dir, summary.__dict__)
+        return summary
     sent = send_alerts(settings)
     summary.emails_sent = sent.get("sent", 0)
     summary.alerts_undelivered = sent.get("undelivered", 0)

@@ -417,12 +417,43 @@ def m005_run_owner(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m006_digests(con: duckdb.DuckDBPyConnection) -> None:
+    """Record each day's digest, claimed before it is sent and marked after (like the outbox),
+    so running the digest by hand and by schedule sends it once.
+    """
+    con.execute(
+        "CREATE TABLE digests (day DATE PRIMARY KEY, status VARCHAR NOT NULL, "
+        "attempts INTEGER NOT NULL DEFAULT 0, events INTEGER, candidates INTEGER, "
+        "message_id VARCHAR, sent_at TIMESTAMPTZ, last_error VARCHAR)"
+    )
+    con.execute(
+        "COMMENT ON TABLE digests IS "
+        + _quote("One row per day whose digest email was claimed or sent (at most once a day).")
+    )
+    for column, comment in (
+        ("day", "The day the digest covers (events first seen that UTC day)."),
+        (
+            "status",
+            "sending: claimed, or left by a killed run (sent again next call) | pending: the "
+            "last attempt failed (SMTP), retried next call | sent: never sent again.",
+        ),
+        ("attempts", "Times the digest was claimed for sending."),
+        ("events", "News events listed in the last attempt."),
+        ("candidates", "Candidates listed in the last attempt."),
+        ("message_id", "Message-ID of the email."),
+        ("sent_at", "When the SMTP server accepted it, else NULL."),
+        ("last_error", "Why the last attempt failed, else NULL."),
+    ):
+        con.execute(f"COMMENT ON COLUMN digests.{column} IS {_quote(comment)}")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_run_errors,
     m003_event_status,
     m004_alert_refusals,
     m005_run_owner,
+    m006_digests,
 ]
 
 
