@@ -143,6 +143,25 @@ def make_item() -> Callable[..., NewsItem]:
 
 
 @pytest.fixture
+def con(tmp_path) -> Iterator:
+    """A real warehouse file in tmp_path, closed after the test."""
+    from warehouse import store
+
+    connection = store.connect(tmp_path / "banwatch.duckdb")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def sink() -> Iterator:
+    """A loopback SMTP server (aiosmtpd) that keeps what it receives."""
+    from banwatch.mailsink import MailSink
+
+    with MailSink() as running:
+        yield running
+
+
+@pytest.fixture
 def newsroom() -> Iterator[Newsroom]:
     """A started, empty newsroom on 127.0.0.1; add items with `newsroom.add([...])`."""
     with Newsroom() as nr:

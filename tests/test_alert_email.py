@@ -11,12 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-import pytest
 from conftest import make_detection
 
 from alerts.send import SmtpMailer, send_alerts
 from banwatch.config import AlertSettings
-from banwatch.mailsink import MailSink
 from banwatch.records import Article, Detection
 from enrich.novelty import resolve_events
 from warehouse import store
@@ -24,19 +22,6 @@ from warehouse import store
 NOW = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
 RECIPIENTS = ["analyst.one@example.net", "analyst.two@example.com"]
 SENDER = "Banwatch Alerts <alerts@watch.example.org>"
-
-
-@pytest.fixture
-def con(tmp_path):
-    connection = store.connect(tmp_path / "banwatch.duckdb")
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def sink():
-    with MailSink() as running:
-        yield running
 
 
 def settings(port: int) -> AlertSettings:

@@ -26,19 +26,6 @@ NOW = dt.datetime(2025, 3, 10, 9, 30, tzinfo=dt.UTC)
 TODAY = NOW.date()
 
 
-@pytest.fixture
-def con(tmp_path):
-    connection = store.connect(tmp_path / "banwatch.duckdb")
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def sink():
-    with MailSink() as running:
-        yield running
-
-
 def settings_for(port: int, **kw) -> AlertSettings:
     return AlertSettings(
         smtp_host="127.0.0.1",

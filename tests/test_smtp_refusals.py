@@ -63,13 +63,6 @@ class ScriptedServer:
 
 
 @pytest.fixture
-def con(tmp_path):
-    connection = store.connect(tmp_path / "banwatch.duckdb")
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
 def smtp() -> Iterator[tuple[ScriptedServer, int]]:
     from aiosmtpd.controller import Controller
 
