@@ -11,10 +11,10 @@ Points, in the order a pass reaches them:
   embedding and detection;
 - `load:feeds`, `load:articles`, `load:embeddings`, `load:stories`, `load:detections`,
   `load:events` (inside the load's one transaction) and `load:committed` (after its commit);
-- `snapshot:copied`: the snapshot copy is complete, not yet renamed over the snapshot
-  (`warehouse.store.publish_snapshot`);
 - `alerts:accepted`: the SMTP server accepted an alert, its row is not `sent` yet
-  (`warehouse.outbox`): the documented at-least-once window.
+  (`warehouse.outbox`): the documented at-least-once window;
+- `snapshot:copied`: the pass's last step, publishing: the snapshot copy is complete, not yet
+  renamed over the snapshot (`warehouse.snapshot.publish`).
 """
 
 from __future__ import annotations

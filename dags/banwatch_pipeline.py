@@ -10,6 +10,8 @@ into the DuckDB warehouse and emails each new event once through banwatch's own 
 * **Schedule**: env `BANWATCH_SCHEDULE` (cron or preset), by default every 15 minutes.
 * **One writer**: tasks that open the DuckDB file run in the one-slot pool `banwatch_duckdb`, and
   runs never overlap (`max_active_runs=1`).
+* **Snapshot**: `publish_snapshot` publishes the analysts' read-only snapshot once, last;
+  `record_failure` publishes it too, so a run that failed after its load still shows its events.
 * **Staging**: batches travel as files under `staging.dir/<run_id>/`; XCom carries paths and counts.
 * **Failures**: a task that fails for good emails the Variable `banwatch_failure_email` through the
   `smtp_default` connection.
@@ -113,6 +115,12 @@ def banwatch_pipeline():
         pipeline, settings = task_pipeline()
         return pipeline.finish_run(settings, run_id, run_dir, counts)
 
+    @task(pool=POOL, multiple_outputs=False)
+    def publish_snapshot(finished: str) -> dict:
+        """The analysts' snapshot, once per run, after its last write (record_failure also does)."""
+        pipeline, settings = task_pipeline()
+        return pipeline.publish_snapshot(settings)
+
     # Runs only when a task failed. It is the DAG's only leaf, so it fails itself after recording
     # (the run must end failed); the failed task has already emailed, so this one does not.
     @task(pool=POOL, trigger_rule="one_failed", on_failure_callback=None)
@@ -137,6 +145,7 @@ def banwatch_pipeline():
     loaded = load(run_dir, polled, fetched, grouped, detected)
     sent = send_alerts(loaded)
     finished = finish_run(run_dir, polled, fetched, loaded, sent)
+    publish_snapshot(finished)
     [batches, polled, fetched, grouped, detected, loaded, sent, finished] >> record_failure()
 
 

@@ -74,6 +74,7 @@ class Desk:
             now,
         )
         sent = pipeline.send_alerts(self.settings)
+        pipeline.publish_snapshot(self.settings)  # a pass publishes once, after its last write
         return {**loaded, **sent}
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:

@@ -3,8 +3,9 @@
 `banwatch run` runs as a real subprocess over the sample newsroom on 127.0.0.1, with alerts to
 a loopback SMTP server. The fault-injection hook `banwatch.faults.checkpoint` SIGKILLs it at one
 named point (`BANWATCH_KILL_AT`): after each step's staging file (poll, fetch, embed, detect),
-at each of the load step's former commit points, after the commit, while publishing the
-snapshot, and in the SMTP window (the server accepted one email, `sent` is not committed yet).
+at each of the load step's former commit points, after the commit, in the SMTP window (the
+server accepted one email, `sent` is not committed yet), and while publishing the snapshot (the
+pass's last step).
 Then `banwatch run` runs again (in this process, through CliRunner, so the embedding model loads
 once). The warehouse must hold the same events as after an uninterrupted pass, every alert
 email must have been received exactly once (in the SMTP window: that one at most twice, with
@@ -51,7 +52,8 @@ BEFORE_COMMIT = [
     "load:events",
 ]
 SMTP_WINDOW = "alerts:accepted"  # the server has one email, its row is not `sent` yet
-AFTER_COMMIT = ["load:committed", "snapshot:copied", SMTP_WINDOW]
+PUBLISHING = "snapshot:copied"  # the pass's last step: alerts sent, run finished, not renamed yet
+AFTER_COMMIT = ["load:committed", SMTP_WINDOW, PUBLISHING]
 POINTS = [*BEFORE_LOAD, *BEFORE_COMMIT, *AFTER_COMMIT]
 SNAPSHOT_COPIES = ".banwatch.read.duckdb.*.tmp*"  # what a killed publication leaves
 DATA_TABLES = ("feeds", "articles", "stories", "detections", "events", "event_sources", "alerts")
@@ -186,11 +188,13 @@ def check_the_kill(crash: Crash, baseline: dict[str, Any]) -> None:
     else:
         assert len(events_of(crash.db)) == len(baseline["events"])
         assert counts["alerts"] == len(baseline["news"])
-    assert crash.snapshot.exists() == (point == SMTP_WINDOW)  # published after the commit
+    assert not crash.snapshot.exists()  # published once, at the very end of the pass
     copies = list(crash.workdir.glob(SNAPSHOT_COPIES))
-    assert bool(copies) == (point == "snapshot:copied"), copies  # the full-size leftover
-    assert len(crash.sink.messages) == (1 if point == SMTP_WINDOW else 0)
-    assert query(crash.db, "SELECT status FROM runs") == [("running",)]
+    assert bool(copies) == (point == PUBLISHING), copies  # the leftover copy
+    sent = {SMTP_WINDOW: 1, PUBLISHING: len(baseline["news"])}.get(point, 0)
+    assert len(crash.sink.messages) == sent
+    status = "finished" if point == PUBLISHING else "running"
+    assert query(crash.db, "SELECT status FROM runs") == [(status,)]
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -218,9 +222,12 @@ def test_a_killed_pass_is_completed_by_the_next(
     shown = sum(1 for e in baseline["events"].values() if e[7] != "candidate")
     assert query(crash.snapshot, "SELECT count(*) FROM ban_events")[0][0] == shown
     runs = dict(query(crash.db, "SELECT status, count(*) FROM runs GROUP BY status"))
-    assert runs == {"aborted": 1, "finished": 1}, runs  # the killed run is no longer running
-    (error,) = query(crash.db, "SELECT error FROM runs WHERE status = 'aborted'")[0]
-    assert "is gone" in error
+    if point == PUBLISHING:  # it had finished; only its publication was lost
+        assert runs == {"finished": 2}, runs
+    else:
+        assert runs == {"aborted": 1, "finished": 1}, runs  # the killed run no longer running
+        (error,) = query(crash.db, "SELECT error FROM runs WHERE status = 'aborted'")[0]
+        assert "is gone" in error
     assert list((crash.workdir / "staging").iterdir()) == []  # the killed run's staging too
     assert list(crash.workdir.glob(SNAPSHOT_COPIES)) == []
 

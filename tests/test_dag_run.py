@@ -131,7 +131,7 @@ def test_pipeline_dag_runs_end_to_end_and_a_second_run_adds_nothing(
     assert sum(1 for task_id, _ in states if task_id == "fetch_and_extract") == 3
     assert {task_id for task_id, _ in states} == {
         "start_run", "poll_feeds", "fetch_and_extract", "embed_and_group",
-        "detect_events", "load", "send_alerts", "finish_run",
+        "detect_events", "load", "send_alerts", "finish_run", "publish_snapshot",
     }  # fmt: skip
     with duckdb.connect(str(tmp_path / "banwatch.duckdb"), read_only=True) as con:
         assert con.execute("SELECT status FROM runs").fetchall() == [("finished",)]

@@ -40,9 +40,18 @@ PIPELINE_TASKS = {
     "load",
     "send_alerts",
     "finish_run",
+    "publish_snapshot",
     "record_failure",
 }
-DB_TASKS = {"start_run", "embed_and_group", "load", "send_alerts", "finish_run", "record_failure"}
+DB_TASKS = {
+    "start_run",
+    "embed_and_group",
+    "load",
+    "send_alerts",
+    "finish_run",
+    "publish_snapshot",
+    "record_failure",
+}
 NETWORK_TASKS = {"poll_feeds", "fetch_and_extract", "send_alerts"}
 HEAVY_MODULES = (
     "torch",
@@ -131,6 +140,7 @@ def test_pipeline_dag_shape(dagbag: DagBag) -> None:
     assert dag.get_task("load").upstream_task_ids >= {"embed_and_group", "detect_events"}
     assert dag.get_task("send_alerts").upstream_task_ids == {"load"}
     assert "send_alerts" in dag.get_task("finish_run").upstream_task_ids
+    assert dag.get_task("publish_snapshot").upstream_task_ids == {"finish_run"}  # once, last
     outlets = {asset.uri for asset in dag.get_task("load").outlets}
     assert outlets == {"duckdb://banwatch/articles", "duckdb://banwatch/ban_events"}
 

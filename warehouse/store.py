@@ -1,11 +1,11 @@
-"""The warehouse file: the writer connection, the analysts' snapshot, and run bookkeeping.
+"""The warehouse file: the writer connection and run bookkeeping.
 
-DuckDB allows one writer process, and a reader's open file blocks that writer. So the
-scheduled pass is the only process that opens `warehouse.path`; after each pass it publishes a
-consistent read-only copy (`publish_snapshot`) with an atomic rename, and analysts, notebooks
-and `banwatch sql` open that copy (`open_reader`, which also turns external access off). A
-reader holding the old copy keeps reading it (the rename does not touch an open file) and never
-stops the next pass.
+DuckDB allows one writer process, and any process holding the file open (even read-only) blocks
+that writer. So the scheduled pass is the only process that should open `warehouse.path`;
+`connect` waits a bounded time (`warehouse.lock_timeout`) for a holder to let go, and then names
+it. Once per pass the pass publishes the analysts' part of the warehouse as a read-only snapshot
+(`warehouse.snapshot`: `publish_snapshot`, `open_latest`, `open_reader`, re-exported here), which
+analysts, notebooks and `banwatch sql` open instead.
 
 The load and read functions live in `warehouse.load` and `warehouse.read`; they are re-exported
 here so stages can call everything as `store.<verb>`.
@@ -17,13 +17,13 @@ import datetime as dt
 import logging
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from banwatch.errors import WarehouseError
-from banwatch.faults import checkpoint
 from banwatch.records import PassSummary
 from warehouse.load import (
     apply_resolution,
@@ -32,25 +32,44 @@ from warehouse.load import (
     load_embeddings,
     load_feed_results,
     load_stories,
+    store_signatures,
     transaction,
 )
 from warehouse.migrations import migrate
 from warehouse.read import (
     article_leads,
+    embedding_dim,
+    embedding_watermark,
+    embeddings_after,
     feed_states,
     holder_states,
     known_urls,
     list_events,
+    neighbour_embeddings,
     recent_embeddings,
     recent_urls,
     situation_history,
+    window_embeddings,
 )
+from warehouse.snapshot import (
+    READER_CONFIG,
+    SNAPSHOT_STORAGE_VERSION,
+    open_latest,
+    open_reader,
+    remove_stale_snapshot_files,
+)
+from warehouse.snapshot import publish as publish_snapshot
 
 __all__ = [
+    "READER_CONFIG",
+    "SNAPSHOT_STORAGE_VERSION",
     "abort_run",
     "apply_resolution",
     "article_leads",
     "connect",
+    "embedding_dim",
+    "embedding_watermark",
+    "embeddings_after",
     "fail_run",
     "feed_states",
     "finish_run",
@@ -62,6 +81,8 @@ __all__ = [
     "load_embeddings",
     "load_feed_results",
     "load_stories",
+    "neighbour_embeddings",
+    "open_latest",
     "open_reader",
     "publish_snapshot",
     "recent_embeddings",
@@ -69,8 +90,10 @@ __all__ = [
     "remove_stale_snapshot_files",
     "running_runs",
     "situation_history",
+    "store_signatures",
     "start_run",
     "transaction",
+    "window_embeddings",
 ]
 
 logger = logging.getLogger(__name__)
@@ -80,22 +103,77 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def connect(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
-    """Open (creating it and its directory if needed) and migrate the warehouse for writing."""
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
+LOCK_RETRY_FIRST, LOCK_RETRY_MAX = 0.1, 2.0  # seconds between attempts: doubling, capped
+
+
+def lock_holder(detail: str) -> str:
+    """Who holds the file, from DuckDB's lock error: 'PID n (its command line)' when readable."""
+    match = LOCK_HOLDER.search(detail)
+    if not match:
+        return "another process"
+    pid = int(match["pid"])
+    try:  # Linux; another user's process or another OS: fall back to DuckDB's executable
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        command = " ".join(raw.decode(errors="replace").replace("\0", " ").split())
+    except OSError:
+        command = ""
+    command = command or match["exe"]
+    return f"PID {pid} ({command[:200]})"
+
+
+def _open_writer(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+    """`duckdb.connect(path)`, retried with backoff while another process holds the file.
+
+    Any process holding the file open, even read-only (an analyst's notebook), stops the single
+    writer. Waiting up to `lock_timeout` seconds lets a short session end instead of failing a
+    scheduled pass; the holder is logged once, and named in the error if it never lets go.
+    """
+    deadline = time.monotonic() + max(0.0, lock_timeout)
+    delay, holder = LOCK_RETRY_FIRST, None
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            detail = _first_line(exc)
+            if "lock" not in detail.lower():
+                raise
+            if holder is None:
+                holder = lock_holder(detail)
+                if lock_timeout > 0:
+                    logger.warning(
+                        "%s is held by %s; waiting up to %g s for it (warehouse.lock_timeout)",
+                        path,
+                        holder,
+                        lock_timeout,
+                    )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseError(
+                    f"{path}: locked by another process, {lock_holder(detail)}, after waiting "
+                    f"{lock_timeout:g} s (warehouse.lock_timeout); DuckDB lets one process open "
+                    "this file: end that session, and point analysts at the read-only snapshot "
+                    "(warehouse.snapshot_path, `banwatch sql`) instead of this file"
+                ) from None
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, LOCK_RETRY_MAX)
+
+
+def connect(
+    path: str | os.PathLike[str], *, lock_timeout: float = 0.0
+) -> duckdb.DuckDBPyConnection:
+    """Open (creating it and its directory if needed) and migrate the warehouse for writing.
+
+    While another process holds the file, retry for up to `lock_timeout` seconds (the pass
+    passes `warehouse.lock_timeout`; 0 fails at once), then fail naming the holder.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path))
+        con = _open_writer(path, lock_timeout)
     except duckdb.IOException as exc:
-        detail = _first_line(exc)
-        if "lock" in detail.lower():
-            raise WarehouseError(
-                f"{path}: locked by another process ({detail}); DuckDB allows one writer: wait "
-                "for the running pass to finish, and point readers at the read-only snapshot "
-                "(warehouse.snapshot_path) instead of this file"
-            ) from None
         raise WarehouseError(
-            f"{path}: cannot open ({detail}); check the path and permissions"
+            f"{path}: cannot open ({_first_line(exc)}); check the path and permissions"
         ) from None
     except (OSError, duckdb.Error) as exc:
         raise WarehouseError(
@@ -112,109 +190,6 @@ def connect(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     if applied:
         logger.info("warehouse %s migrated: %s", path, ", ".join(applied))
     return con
-
-
-# The analysts' connection may read the snapshot and nothing else: no ATTACH of other files,
-# no COPY TO / EXPORT DATABASE, no reads of local files (read_csv, read_text, glob), no
-# INSTALL/LOAD of extensions; `lock_configuration` (set last) stops SQL from undoing any of it.
-READER_CONFIG = {
-    "enable_external_access": False,
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-}
-
-
-def open_reader(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
-    """Open the published snapshot read-only and locked down (what `banwatch sql` uses).
-
-    Read-only, so no statement changes the snapshot; external access off and the
-    configuration locked, so no statement writes, reads or fetches anything else.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise WarehouseError(
-            f"{path}: no warehouse snapshot yet; run `banwatch run` once to publish it"
-        )
-    try:
-        con = duckdb.connect(str(path), read_only=True, config=dict(READER_CONFIG))
-    except duckdb.Error as exc:
-        raise WarehouseError(
-            f"{path}: cannot open the snapshot ({_first_line(exc)}); run `banwatch run` to "
-            "publish a fresh one"
-        ) from None
-    con.execute("SET TimeZone = 'UTC'")  # an ICU option, not accepted in `config`
-    con.execute("SET lock_configuration = true")
-    return con
-
-
-# The storage format the analysts' snapshot is written in. DuckDB 2.0 writes its own format by
-# default, which no 1.x client opens (the PyPI CLI 1.5.x and BI tools that embed 1.x fail with
-# "version number 69"); 'v1.5.0' is the newest format a 1.x release reads (DuckDB 1.5.0 and
-# later, 2.x included). Raise it only once the analysts' clients have moved on; 'v1.0.0' would
-# reach 1.0-1.4 clients too, at the cost of 1.5's storage improvements. The warehouse itself
-# (`connect`) keeps DuckDB's default: only the pass opens it.
-SNAPSHOT_STORAGE_VERSION = "v1.5.0"
-
-
-def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: str | os.PathLike[str]) -> Path:
-    """Write a consistent copy of the warehouse to `snapshot_path`, replacing it atomically.
-
-    The copy is built in a temporary file beside the snapshot (ATTACH with
-    `SNAPSHOT_STORAGE_VERSION`, COPY FROM DATABASE, CHECKPOINT, DETACH) and renamed over it, so
-    a reader sees either the old or the new database, never a half-written one, a reader holding
-    the old file open blocks nothing, and DuckDB 1.x clients can open it.
-    """
-    target = Path(snapshot_path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
-        stale.unlink(missing_ok=True)
-    (source,) = con.execute("SELECT current_database()").fetchone()  # type: ignore[misc]
-    alias = "banwatch_snapshot"
-    quoted = str(tmp).replace("'", "''")
-    try:
-        con.execute(f"ATTACH '{quoted}' AS {alias} (STORAGE_VERSION '{SNAPSHOT_STORAGE_VERSION}')")
-        try:
-            con.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
-            con.execute(f"CHECKPOINT {alias}")
-        finally:
-            con.execute(f"DETACH {alias}")
-        checkpoint("snapshot:copied")  # a kill here leaves the full-size copy: see below
-        os.replace(tmp, target)
-    except (duckdb.Error, OSError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise WarehouseError(
-            f"{target}: snapshot not published ({_first_line(exc)}); check free disk space "
-            "and that the directory is writable"
-        ) from None
-    logger.info("published snapshot %s", target)
-    return target
-
-
-SNAPSHOT_TMP = r"\.{name}\.(\d+)\.tmp(?:\.wal)?"  # publish_snapshot's temporary names
-
-
-def remove_stale_snapshot_files(snapshot_path: str | os.PathLike[str]) -> list[Path]:
-    """Remove copies a killed `publish_snapshot` left beside the snapshot; return them.
-
-    Each publication writes `.<snapshot>.<pid>.tmp` and removes only its own pid's name, so a
-    pass killed while copying leaves a full-size file that nothing else would remove. Only
-    names of that pattern whose process is gone are touched. Call it holding the writer
-    connection: then no other pass can be publishing.
-    """
-    target = Path(snapshot_path)
-    if not target.parent.is_dir():
-        return []
-    pattern = re.compile(SNAPSHOT_TMP.format(name=re.escape(target.name)))
-    removed = []
-    for path in target.parent.iterdir():
-        match = pattern.fullmatch(path.name)
-        if match and not process_alive(int(match.group(1))):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    if removed:
-        logger.warning("removed %d snapshot copies left by killed passes", len(removed))
-    return removed
 
 
 def process_alive(pid: int) -> bool:
