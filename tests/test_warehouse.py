@@ -50,6 +50,8 @@ BAN_EVENTS_COLUMNS = [
     "historical",
     "body",
     "status",
+    "country_name",  # m007
+    "review",  # m008
 ]
 
 TABLES = [

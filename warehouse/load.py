@@ -24,12 +24,14 @@ import pyarrow as pa
 
 from banwatch.records import Article, Detection, Event, FeedResult, Outcome, StoryAssignment
 from enrich.novelty import Resolution
+from warehouse.review import rejected_event_ids
 
 logger = logging.getLogger(__name__)
 
 _batch_names = itertools.count()
 _TS = pa.timestamp("us", tz="UTC")
 _FAILED = (Outcome.HARD.value, Outcome.TEMPORARY.value)
+_ANSWERED = (Outcome.OK.value, Outcome.NOT_MODIFIED.value)  # feeds.last_success_at
 
 
 # Connections (by id) inside an outer `transaction`: nested ones join it instead of committing.
@@ -126,6 +128,9 @@ def load_feed_results(con: duckdb.DuckDBPyConnection, results: Sequence[FeedResu
             "last_status": pa.array([r.status_code for r in results], pa.int32()),
             "failure_count": pa.array([int(r.outcome in _FAILED) for r in results], pa.int32()),
             "entries_seen": pa.array([len(r.entries) for r in results], pa.int64()),
+            "last_success_at": pa.array(
+                [_utc(r.polled_at) if r.outcome in _ANSWERED else None for r in results], _TS
+            ),
         }
     )
     # A 304 or a failure carries no validators: keep the ones of the last good answer.
@@ -144,7 +149,8 @@ def load_feed_results(con: duckdb.DuckDBPyConnection, results: Sequence[FeedResu
             last_status = excluded.last_status,
             failure_count = CASE WHEN excluded.failure_count > 0
                                  THEN coalesce(feeds.failure_count, 0) + 1 ELSE 0 END,
-            entries_seen = coalesce(feeds.entries_seen, 0) + excluded.entries_seen
+            entries_seen = coalesce(feeds.entries_seen, 0) + excluded.entries_seen,
+            last_success_at = coalesce(excluded.last_success_at, feeds.last_success_at)
         WHERE feeds.last_polled_at IS NULL OR excluded.last_polled_at IS NULL
            OR excluded.last_polled_at > feeds.last_polled_at
     """
@@ -160,6 +166,9 @@ def load_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article], r
     """Upsert articles on article_id; returns how many were not in the warehouse before.
 
     An article seen again (a retried temporary failure) is updated in place; its story is kept.
+    The feed that listed a new one gets `last_new_article_at` (the time of its poll, loaded just
+    before by `load_feed_results`), so a feed that still answers but has stopped publishing
+    shows as silent in `feed_health`.
     """
     articles = _last_by(articles, "article_id")
     batch = pa.table(
@@ -187,29 +196,109 @@ def load_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article], r
     with transaction(con):
         known = existing_keys(con, "articles", "article_id", [a.article_id for a in articles])
         insert_arrow(con, "articles", batch, f"ON CONFLICT (article_id) DO UPDATE SET {updated}")
+        _note_new_articles(con, [a for a in articles if a.article_id not in known])
     return len(articles) - len(known)
 
 
+def _note_new_articles(con: duckdb.DuckDBPyConnection, new: Sequence[Article]) -> None:
+    """Advance `feeds.last_new_article_at` of the feeds that listed these new articles: to the
+    feed's last poll, or the article's fetch time for a feed polled before it was recorded."""
+    latest: dict[str, dt.datetime] = {}
+    for a in new:
+        when = _utc(a.fetched_at)
+        if when is not None and (a.feed_name not in latest or when > latest[a.feed_name]):
+            latest[a.feed_name] = when
+    if not latest:
+        return
+    batch = pa.table(
+        {
+            "name": pa.array(list(latest), pa.string()),
+            "at": pa.array(list(latest.values()), _TS),
+        }
+    )
+    name = f"_new_articles_{next(_batch_names)}"
+    con.register(name, batch)
+    try:
+        con.execute(
+            "UPDATE feeds SET last_new_article_at = greatest(feeds.last_new_article_at, "
+            f"coalesce(feeds.last_polled_at, n.at)) FROM {name} AS n WHERE feeds.name = n.name"
+        )
+    finally:
+        con.unregister(name)
+
+
 def load_embeddings(
-    con: duckdb.DuckDBPyConnection, ids: Sequence[str], model: str, matrix: np.ndarray
+    con: duckdb.DuckDBPyConnection,
+    ids: Sequence[str],
+    model: str,
+    matrix: np.ndarray,
+    signatures: Sequence[str | None] | None = None,
 ) -> int:
-    """Store one embedding per (article, model); an existing one is kept. Returns rows given."""
+    """Store one embedding per (article, model); an existing one is kept. Returns rows given.
+
+    `signatures` are the articles' story signatures as JSON (computed once, here stored for good).
+    New rows get increasing `seq` numbers after the largest stored one (the stories index keys
+    its items by them).
+    """
     if len(ids) != len(matrix):
         raise ValueError(f"{len(ids)} ids for {len(matrix)} embeddings")
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
     rows, dim = matrix.shape if matrix.ndim == 2 else (0, 0)
     offsets = pa.array(np.arange(0, rows * dim + 1, dim or 1, dtype=np.int32)[: rows + 1])
     vectors = pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1)))
+    sigs = list(signatures) if signatures is not None else [None] * len(ids)
     batch = pa.table(
         {
             "article_id": pa.array(list(ids), pa.string()),
             "model": pa.array([model] * len(ids), pa.string()),
             "embedding": vectors,
+            "signature": pa.array(sigs, pa.string()),
+            "ord": pa.array(np.arange(len(ids), dtype=np.int64)),
         }
     )
+    if batch.num_rows == 0:
+        return 0
+    name = f"_batch_embeddings_{next(_batch_names)}"
     with transaction(con):
-        insert_arrow(con, "article_embeddings", batch, "ON CONFLICT DO NOTHING")
+        con.register(name, batch)
+        try:  # new rows only, so the sequence has no holes from rows kept as they were
+            con.execute(
+                "INSERT INTO article_embeddings (article_id, model, embedding, signature, seq) "
+                "SELECT b.article_id, b.model, b.embedding, b.signature, "
+                "(SELECT coalesce(max(seq), 0) FROM article_embeddings) "
+                "+ row_number() OVER (ORDER BY b.ord) "
+                f"FROM {name} AS b ANTI JOIN article_embeddings AS e "
+                "ON e.article_id = b.article_id AND e.model = b.model "
+                "ON CONFLICT DO NOTHING"
+            )
+        finally:
+            con.unregister(name)
     return len(ids)
+
+
+def store_signatures(con: duckdb.DuckDBPyConnection, model: str, signatures: dict[str, str]) -> int:
+    """Fill the stored signature (JSON) of embeddings that had none or an outdated one."""
+    if not signatures:
+        return 0
+    batch = pa.table(
+        {
+            "article_id": pa.array(list(signatures), pa.string()),
+            "signature": pa.array(list(signatures.values()), pa.string()),
+        }
+    )
+    name = f"_signatures_{next(_batch_names)}"
+    with transaction(con):
+        con.register(name, batch)
+        try:
+            con.execute(
+                f"UPDATE article_embeddings SET signature = s.signature FROM {name} AS s "
+                "WHERE article_embeddings.article_id = s.article_id "
+                "AND article_embeddings.model = ?",
+                [model],
+            )
+        finally:
+            con.unregister(name)
+    return len(signatures)
 
 
 def load_stories(
@@ -337,13 +426,17 @@ def apply_resolution(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> 
     without its email or an email without its event. Only `news` events are queued: new ones,
     and candidates that this batch promoted to news. Existing events keep their id,
     `first_seen_at` and `historical` flag; their merged fields and status are refreshed. An
-    outbox row is only ever inserted, never reset, so a sent alert is never queued again.
+    outbox row is only ever inserted, never reset, so a sent alert is never queued again, and
+    an event an analyst rejected (`banwatch review --reject`) is never queued, whatever later
+    coverage of it says.
     """
     events = _last_by([*resolution.updated_events, *resolution.new_events], "event_id")
     sources = list({(s.event_id, s.article_id): s for s in resolution.sources}.values())
     queue = {e.event_id: e.first_seen_at for e in resolution.new_events if e.status == "news"}
     queue.update(resolution.promoted)
     alertable = sorted(queue.items())
+    rejected = rejected_event_ids(con, [eid for eid, _ in alertable])
+    alertable = [(eid, when) for eid, when in alertable if eid not in rejected]
     refreshed = (
         "jurisdiction",
         "level",

@@ -13,20 +13,28 @@ situation's states, never sit on both sides of a fold. `fit` fits the isotonic c
 cross-validated scores inside the data it is given, so an
 outer cross-validation around it (`cross_validate`) measures the whole procedure on unseen
 situations. scikit-learn is needed only here, not at inference.
+
+Analysts' judgements (`banwatch review export`, read by `read_judgements`) add examples:
+`build_judged` finds the candidate that produced each judged event in its evidence article, a
+positive when the event was confirmed and a negative when it was rejected, grouped by the
+same situation key; `combine` appends them to the labelled sets' candidates.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from enrich.apps import default_catalogue
-from enrich.detect.article import find_candidates
+from enrich.detect.article import Candidate, find_candidates
 from enrich.detect.decide import ArticleCandidates, Batch, featurize
 from enrich.detect.features import feature_matrix
 from enrich.detect.model import DetectorModel, Tree
@@ -121,6 +129,110 @@ def build(rows: Sequence[Mapping[str, str]], gold: Mapping[str, Mapping[str, str
         groups=groups,
         missed=missed,
         event_articles=event_articles,
+    )
+
+
+JUDGED = {"confirmed": 1, "rejected": 0}  # verdict -> target
+
+
+def read_judgements(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a `banwatch review export` file: CSV when it ends in .csv, else JSON lines."""
+    path = Path(path)
+    with path.open(encoding="utf-8", newline="") as fh:
+        if path.suffix.lower() == ".csv":
+            rows = list(csv.DictReader(fh))
+        else:
+            rows = [json.loads(line) for line in fh if line.strip()]
+    return [{k: "" if v is None else str(v) for k, v in r.items()} for r in rows]
+
+
+def _judged_time(row: Mapping[str, str]) -> dt.datetime:
+    """When the evidence article was published (else first seen): dates resolve against it."""
+    for key in ("published_at", "first_seen_at"):
+        if row.get(key):
+            when = dt.datetime.fromisoformat(row[key].replace("Z", "+00:00"))
+            return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return dt.datetime.combine(dt.date.fromisoformat(row["announced_on"]), dt.time(), dt.UTC)
+
+
+def _produced_by(found: Sequence[Candidate], row: Mapping[str, str]) -> list[Candidate]:
+    """The candidates of the evidence article that produced the judged event: its evidence
+    sentence with its (country, subdivision, app, action), else its whole key, else the key
+    without scope (the load step may have given an unscoped candidate a known scope)."""
+    key = (row["country"], row.get("subdivision") or "", row["app"], row["scope"], row["action"])
+    short = key[:3] + key[4:]
+    same = [c for c in found if _key(c.detection)[:3] + _key(c.detection)[4:] == short]
+    for test in (
+        lambda c: c.detection.evidence.strip() == row.get("evidence", "").strip(),
+        lambda c: _key(c.detection) == key,
+        lambda c: True,
+    ):
+        hits = [c for c in same if test(c)]
+        if hits:
+            return hits
+    return []
+
+
+def build_judged(judgements: Sequence[Mapping[str, str]]) -> Labelled:
+    """Candidates, features, targets and groups of judged events (rows of `read_judgements`).
+
+    Only the candidate that produced each event is labelled (1 confirmed, 0 rejected): the
+    article's other candidates were not judged. Rows are taken in event_id order, so the same
+    file always gives the same examples. A row whose article no longer yields that candidate
+    (the rules changed) is counted in `missed` and left out.
+    """
+    catalogue = default_catalogue()
+    kept_rows, items, targets = [], [], []
+    missed = 0
+    for row in sorted(judgements, key=lambda r: r["event_id"]):
+        if row.get("verdict") not in JUDGED:
+            continue
+        found = find_candidates(
+            row.get("title") or "",
+            row.get("text") or "",
+            _judged_time(row),
+            article_id=row.get("article_id") or row["event_id"],
+            catalogue=catalogue,
+            language=row.get("language") or None,
+        )
+        picked = _produced_by(found, row)
+        if not picked:
+            missed += 1
+            continue
+        kept_rows.append(row)
+        items.append(ArticleCandidates(f"judged:{row['event_id']}", row.get("title") or "", picked))
+        group = situation_of(row["country"], row.get("subdivision"), row["app"])
+        targets.append(([JUDGED[row["verdict"]]] * len(picked), group))
+    if missed:
+        logger.warning("%d judged events not found among their article's candidates", missed)
+    batch = featurize(items)
+    return Labelled(
+        rows=kept_rows,
+        items=items,
+        batch=batch,
+        names=sorted({k for feats in batch.named for k in feats}),
+        y=np.array([targets[i][0][j] for i, j in batch.where], dtype=int),
+        groups=np.array([targets[i][1] for i, _j in batch.where]),
+        missed=missed,
+        event_articles=sum(r["verdict"] == "confirmed" for r in kept_rows),
+    )
+
+
+def combine(a: Labelled, b: Labelled) -> Labelled:
+    """`a`'s candidates followed by `b`'s, with the union of their feature names."""
+    shift = len(a.items)
+    return Labelled(
+        rows=[*a.rows, *b.rows],
+        items=[*a.items, *b.items],
+        batch=Batch(
+            [*a.batch.named, *b.batch.named],
+            [*a.batch.where, *((i + shift, j) for i, j in b.batch.where)],
+        ),
+        names=sorted({*a.names, *b.names}),
+        y=np.concatenate([a.y, b.y]).astype(int),
+        groups=np.concatenate([a.groups.astype(str), b.groups.astype(str)]),
+        missed=a.missed + b.missed,
+        event_articles=a.event_articles + b.event_articles,
     )
 
 
