@@ -234,12 +234,15 @@ def send_alerts(
     `sent`, `retry` (pending again: 4xx, connection, login), `refused` (refused as a whole,
     retried later), `failed` (refused `alerts.max_refusals` times), `undelivered` (rows left
     pending or failed by SMTP this pass), `recipients_refused` (5xx for one address of an email
-    others got), `pending` (due rows left). With `alerts.enabled = false` nothing is sent.
+    others got), `pending` (due rows left), `old_news` (skipped: old news at first sight, see
+    `outbox.skip_old_news`, which runs first). With `alerts.enabled = false` nothing is sent.
     """
+    old_news = outbox.skip_old_news(con, settings.recency_days)
     due = outbox.outbox_event_ids(con)
     counts: Counter[str] = Counter(
         sent=0, retry=0, refused=0, failed=0, undelivered=0, recipients_refused=0
     )
+    counts["old_news"] = len(old_news)
     if not due:
         return dict(counts, pending=0)
     if not settings.enabled:

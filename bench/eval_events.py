@@ -198,6 +198,24 @@ def _attach(ev: PredictedEvent, article_ids: set[str], by_id: dict[str, dict[str
             ev.labels.add(row["label"])
 
 
+def source_count_line(report, articles: list[dict[str, str]]) -> str:
+    """How often a matched event's source_count (distinct outlets of the articles whose
+    detections resolved to it) equals the gold one (distinct outlets of its labelled articles)."""
+    outlet = {a["item_id"]: a["outlet"] for a in articles}
+    low = high = exact = 0
+    for g, p in report.matches:
+        want = len({outlet[i] for i in g.article_ids if i in outlet})
+        got = len({outlet[i] for i in p.article_ids if i in outlet})
+        exact += got == want
+        low += got < want
+        high += got > want
+    n = len(report.matches)
+    return (
+        f"source_count exact for {exact}/{n} matched events ({exact / max(n, 1):.2f}); "
+        f"too low {low}, too high {high}"
+    )
+
+
 def _catalogue_apps() -> set[str]:
     from enrich.apps import default_catalogue
 
@@ -365,7 +383,8 @@ def e2e_mode(
             newsroom.add(_news_items(by_phase[phase]))
             print(f"phase {phase}: {run_banwatch(config, replay=True)}")
         stored = read_events(Path(tmp) / "bw.duckdb", list(sink.messages))
-        emails = len(sink.messages)
+        # alert emails as the replayed timeline sends them (harness.read_events explains)
+        emails = sum(e.emails for e in stored)
     by_slug = {r["item_id"]: r for r in articles}
     events = []
     for s in stored:
@@ -438,6 +457,7 @@ def main(argv: list[str] | None = None) -> Evaluation:
         )
     for line in result.lines(details=args.details):
         print(line)
+    print(source_count_line(result.all, articles))
     if args.outside:
         found, total, misses = outside_catalogue(articles, gold)
         print(

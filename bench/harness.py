@@ -142,6 +142,8 @@ def read_events(db_path: Path, messages: list[EmailMessage]) -> list[StoredEvent
     exists), each with its sources' URLs and the number of alert emails naming it."""
     import duckdb
 
+    from warehouse.outbox import OLD_NEWS
+
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         rows = _rows(con, "ban_events", None)
@@ -150,9 +152,22 @@ def read_events(db_path: Path, messages: list[EmailMessage]) -> list[StoredEvent
         sources: dict[str, set[str]] = defaultdict(set)
         for event_id, url in con.execute("SELECT event_id, url FROM event_sources").fetchall():
             sources[event_id].add(url)
+        # A replay's alerts are judged as of publication time, but `alerts.send` never emails
+        # events that were old news when the pass ran (warehouse.outbox.skip_old_news): count
+        # those outbox rows as the one email the replayed timeline would have sent.
+        replayed = (
+            [r[0] for r in con.execute(
+                "SELECT event_id FROM alerts WHERE status = 'skipped' AND last_error LIKE ?",
+                [f"{OLD_NEWS}%"],
+            ).fetchall()]
+            if has_relation(con, "alerts")
+            else []
+        )  # fmt: skip
     finally:
         con.close()
     per_event = emails_per_event(messages)
+    for event_id in replayed:
+        per_event[event_id] = per_event.get(event_id, 0) + 1
     events: dict[str, StoredEvent] = {}
     for r in rows:
         if r["event_id"] in events:  # listed by both views: count it once

@@ -25,15 +25,23 @@ logger = logging.getLogger(__name__)
 RECIPIENT_STATUSES = ("accepted", "refused", "deferred")
 ALERT_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 
+# Events whose latest judgement (banwatch review, table judgements) is a rejection.
+_REJECTED = (
+    "SELECT event_id FROM judgements GROUP BY event_id HAVING arg_max(verdict, seq) = 'rejected'"
+)
+
 # One recipient's outcome: (status, SMTP code or None, the server's text or None).
 Outcome = tuple[str, int | None, str | None]
 
 
 def outbox_event_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Events whose email is due: pending, or left `sending` by a killed pass (oldest first)."""
+    """Events whose email is due: pending, or left `sending` by a killed pass (oldest first).
+
+    An event an analyst rejected is never due (`banwatch review --reject` skips its row too).
+    """
     rows = con.execute(
         "SELECT event_id FROM alerts WHERE status IN ('pending', 'sending') "
-        "ORDER BY queued_at, event_id"
+        f"AND event_id NOT IN ({_REJECTED}) ORDER BY queued_at, event_id"
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -192,9 +200,11 @@ def alert_payload(
 
 def previous_state(con: duckdb.DuckDBPyConnection, event: Event) -> Event | None:
     """The situation's state before `event` (same country, subdivision, app, scope and body,
-    announced earlier), so the email can say what changed; None when none is stored."""
+    announced earlier), so the email can say what changed; None when none is stored. A state an
+    analyst rejected is not one."""
     row = con.execute(
         f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id <> ? AND country = ? "
+        f"AND event_id NOT IN ({_REJECTED}) "
         "AND subdivision IS NOT DISTINCT FROM ? AND app = ? AND scope = ? "
         "AND body IS NOT DISTINCT FROM ? "
         "AND announced_on < ? ORDER BY announced_on DESC, first_seen_at DESC LIMIT 1",
@@ -256,6 +266,11 @@ def resend(con: duckdb.DuckDBPyConnection, event_id: str) -> str:
     it; one that no recipient refused goes to all of them again (same Message-ID).
     """
     before = _status_of(con, event_id)
+    if con.execute(f"SELECT 1 FROM ({_REJECTED}) WHERE event_id = ?", [event_id]).fetchone():
+        raise AlertError(
+            f"event {event_id} was rejected in review, so its alert is never sent; "
+            f"`banwatch review {event_id} --confirm` first if it is real"
+        )
     if before in ("pending", "sending"):
         return before
     con.begin()
@@ -298,3 +313,42 @@ def skip(con: duckdb.DuckDBPyConnection, event_id: str) -> str:
         )
     con.execute("UPDATE alerts SET status = 'skipped' WHERE event_id = ?", [event_id])
     return before
+
+
+OLD_NEWS = "old news"  # how `skip_old_news` starts its last_error (alerts list shows it)
+
+
+def skip_old_news(con: duckdb.DuckDBPyConnection, recency_days: int) -> list[str]:
+    """Skip due alerts of events that were old news when a pass first saw them; their ids.
+
+    `alerts.recency_days` decides at first sight, and first sight is the `now` of the first
+    pass that loaded one of the event's sources (`runs.started_at`), not the event's
+    `first_seen_at`: `banwatch run --replay` sets that to publication times, so a backfill
+    of 2016 pages queues events that were news in 2016. Without this they would be emailed
+    by the replay itself or, after `--no-alerts`, by the next pass, a resend or anything else
+    that puts the row back to pending. Such a row becomes `skipped` (one statement), with the
+    reason in `last_error`; it is never emailed. Events with no recorded pass are left alone.
+    """
+    rows = con.execute(
+        "WITH first_pass AS (SELECT s.event_id, min(r.started_at) AS at FROM event_sources AS s "
+        "JOIN articles AS ar ON ar.article_id = s.article_id "
+        "JOIN runs AS r ON r.run_id = ar.run_id GROUP BY s.event_id) "
+        "UPDATE alerts SET status = 'skipped', last_error = ? || ': announced ' || "
+        "strftime(e.announced_on, '%Y-%m-%d') || ', first seen by the pass of ' || "
+        "strftime(f.at, '%Y-%m-%d') || ' (more than alerts.recency_days = ' || ? || "
+        "' days later); never emailed' "
+        "FROM events AS e, first_pass AS f "
+        "WHERE alerts.event_id = e.event_id AND f.event_id = e.event_id "
+        "AND alerts.status IN ('pending', 'sending') AND e.announced_on IS NOT NULL "
+        "AND date_diff('day', e.announced_on, CAST(f.at AS DATE)) > ? "
+        "RETURNING alerts.event_id",
+        [OLD_NEWS, recency_days, recency_days],
+    ).fetchall()
+    ids = sorted(r[0] for r in rows)
+    if ids:
+        logger.warning(
+            "%d alerts skipped: old news when first seen (alerts.recency_days = %d)",
+            len(ids),
+            recency_days,
+        )
+    return ids
