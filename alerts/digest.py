@@ -52,3 +52,15 @@ def compose_digest(
     msg.set_content(env.get_template("digest.txt").render(context))
     msg.add_alternative(env.get_template("digest.html").render(context), subtype="html")
     return msg
+
+
+def attach_report(message: EmailMessage, html: str, day: dt.date) -> EmailMessage:
+    """Attach the HTML report (`banwatch report`) as banwatch-report-DAY.html: the message
+    becomes multipart/mixed, with the text and HTML digest still its first part."""
+    message.add_attachment(
+        html.encode("utf-8"),
+        maintype="text",
+        subtype="html",
+        filename=f"banwatch-report-{day.isoformat()}.html",
+    )
+    return message
