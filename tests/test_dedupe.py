@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pytest
@@ -80,3 +81,138 @@ def test_grouping_is_deterministic_whatever_the_input_order(embedder) -> None:
         now=NOW,
     )
     assert {a.article_id: a.story_id for a in one} == {a.article_id: a.story_id for a in two}
+
+
+# ---------------------------------------------------------------- the grouping decision
+
+
+def _group(embedder, items, **kwargs):
+    """Story id per article of (id, title, text, language), all published at NOW."""
+    from enrich.dedupe import story_signature
+
+    m = embed_texts([f"{title}. {text}" for _, title, text, _ in items], embedder)
+    assigned, _ = dedupe_stories(
+        [i for i, *_ in items],
+        [NOW] * len(items),
+        m,
+        StoredArticles.empty(m.shape[1]),
+        threshold=kwargs.pop("threshold", 0.5),
+        window_days=3,
+        now=NOW,
+        signatures=[story_signature(t, x, lang) for _, t, x, lang in items],
+        **kwargs,
+    )
+    return {a.article_id: a.story_id for a in assigned}, m
+
+
+def test_same_app_in_two_countries_is_two_stories(embedder) -> None:
+    items = [
+        ("dk", "Denmark bans Signal on government phones",
+         "Civil servants in Copenhagen must remove the messenger from work devices.", "en"),
+        ("fi", "Finland bans Signal on government phones",
+         "Civil servants in Helsinki must remove the messenger from work devices.", "en"),
+    ]  # fmt: skip
+    story, m = _group(embedder, items)
+    assert float(m[0] @ m[1]) > 0.6  # the words alone would merge them
+    assert story["dk"] != story["fi"]
+
+
+def test_block_and_restore_of_one_app_are_two_developments(embedder) -> None:
+    items = [
+        ("off", "Chad blocks WhatsApp ahead of the vote",
+         "Users in N'Djamena could not reach WhatsApp on Monday, operators said.", "en"),
+        ("on", "Chad restores WhatsApp after the vote",
+         "Users in N'Djamena could reach WhatsApp again on Wednesday, operators said.", "en"),
+        ("more", "WhatsApp blocked across Chad as polls open",
+         "Operators in N'Djamena confirmed that WhatsApp was cut off on Monday.", "en"),
+    ]  # fmt: skip
+    story, m = _group(embedder, items)
+    assert float(m[0] @ m[1]) > 0.6
+    assert story["off"] != story["on"]
+    assert story["more"] == story["off"]
+
+
+GERMAN = [
+    ("milch", "Bauern protestieren gegen niedrige Milchpreise",
+     "Hunderte Landwirte fuhren mit Traktoren vor das Ministerium.", "de"),
+    ("derby", "Mannschaft gewinnt das Derby nach spätem Tor",
+     "Der Stürmer traf in der neunzigsten Minute zum Sieg für die Gastgeber.", "de"),
+]  # fmt: skip
+
+
+def test_same_language_articles_on_different_topics_stay_apart(embedder) -> None:
+    story, m = _group(embedder, GERMAN)
+    # an English model puts unrelated German texts close: cosine alone would merge them
+    assert float(m[0] @ m[1]) >= 0.5
+    assert story["derby"] != story["milch"]
+
+
+def test_a_multilingual_model_is_trusted_in_its_languages(embedder) -> None:
+    story, _ = _group(embedder, GERMAN, model_languages={"*"})
+    assert story["derby"] == story["milch"]  # trusted (here wrongly: the test model is English)
+    story, _ = _group(embedder, GERMAN, model_languages={"en", "de"})
+    assert story["derby"] == story["milch"]
+    story, _ = _group(embedder, GERMAN, model_languages={"en", "fr"})
+    assert story["derby"] != story["milch"]
+
+
+def test_translations_naming_the_same_country_and_app_join(embedder) -> None:
+    items = [
+        ("en", "Norway bans Telegram on government phones",
+         "Officials must delete the messaging app from work devices.", "en"),
+        ("fr", "La Norvège interdit Telegram sur les téléphones du gouvernement",
+         "Les fonctionnaires doivent supprimer l'application de leurs appareils.", "fr"),
+        ("de", "Portugal verbietet Telegram auf Diensthandys",
+         "Beamte müssen die App von ihren Geräten löschen.", "de"),
+    ]  # fmt: skip
+    story, _ = _group(embedder, items)
+    assert story["fr"] == story["en"]
+    assert story["de"] != story["en"]  # same app, another country
+
+
+def test_same_language_articles_join_on_shared_title_words(embedder) -> None:
+    items = [
+        ("a", "Hochwasser in Passau: Pegel der Donau steigt auf zwölf Meter",
+         "Die Feuerwehr evakuierte am Abend die Altstadt.", "de"),
+        ("b", "Pegel der Donau in Passau steigt auf zwölf Meter",
+         "In der Nacht mussten Anwohner der Altstadt ihre Häuser verlassen.", "de"),
+    ]  # fmt: skip
+    story, _ = _group(embedder, items)
+    assert story["a"] == story["b"]
+
+
+def test_signature_is_json_and_round_trips() -> None:
+    from enrich.dedupe import Signature, signature_from_json, signature_to_json, story_signature
+
+    sig = story_signature(
+        "Norway restores Telegram on state phones", "The ban is lifted. Later text.", "en"
+    )
+    text = signature_to_json(sig)
+    assert signature_from_json(text) == sig and signature_from_json(None) is None
+    assert sig["places"] == ["NO"] and sig["apps"] == ["Telegram"] and sig["language"] == "en"
+    assert sig["action"] == "lifted"
+    assert Signature.of(sig) == Signature.of(json.loads(text))
+
+
+def test_stored_signatures_decide_as_new_ones_do(embedder) -> None:
+    from enrich.dedupe import signature_from_json, signature_to_json, story_signature
+
+    (_, t0, x0, l0), (_, t1, x1, l1) = GERMAN
+    old = embed_texts([f"{t0}. {x0}"], embedder)
+    new = embed_texts([f"{t1}. {x1}"], embedder)
+    stored_sig = signature_from_json(signature_to_json(story_signature(t0, x0, l0)))
+    for stored_sigs, expect_join in (([stored_sig], False), ([], True)):
+        # with its stored signature the German article is not trusted; without one it counts as
+        # English (stored before signatures existed), as grouping did before
+        stored = StoredArticles(["old"], ["s-old"], [NOW], old, stored_sigs)
+        got, _ = dedupe_stories(
+            ["new"],
+            [NOW],
+            new,
+            stored,
+            threshold=0.5,
+            window_days=3,
+            now=NOW,
+            signatures=[story_signature(t1, x1, l1) if stored_sigs else None],
+        )
+        assert (got[0].story_id == "s-old") is expect_join

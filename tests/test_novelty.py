@@ -201,3 +201,21 @@ def test_a_reimposition_recalling_its_first_ban_is_news():
     res = resolve([first_ban, again])
     (event,) = res.new_events
     assert not event.historical
+
+
+def test_sources_are_the_articles_resolved_to_the_event_whatever_their_story():
+    # a1 starts the event; a2 (another outlet, in another story: a translation, say) and a3 (a1's
+    # outlet again, a third story) resolve to it in a later batch: every one is a source, and
+    # source_count counts outlets, never stories
+    first = resolve([det("a1")])
+    (event,) = first.new_events
+    second = resolve(
+        [det("a2"), det("a3")],
+        as_history(first),
+        outlets={"a2": "Other Paper", "a3": "outlet-a1"},
+    )
+    assert not second.new_events
+    assert {s.event_id for s in second.sources} == {event.event_id}
+    assert sorted(s.article_id for s in second.sources) == ["a2", "a3"]
+    (updated,) = second.updated_events
+    assert updated.source_count == 2  # outlet-a1 and Other Paper
