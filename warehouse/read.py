@@ -98,6 +98,111 @@ def recent_embeddings(
     )
 
 
+def _embedding_rows(table: pa.Table) -> dict[str, Any]:
+    """Columns of an embeddings query as lists, with the vectors as one float32 matrix."""
+    ids = table.column("article_id").to_pylist()
+    vectors = table.column("embedding").combine_chunks()
+    values = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    out = {name: table.column(name).to_pylist() for name in table.column_names}
+    out["embedding"] = values.reshape(len(ids), -1) if ids else np.zeros((0, 0), np.float32)
+    return out
+
+
+def embedding_watermark(
+    con: duckdb.DuckDBPyConnection, model: str, upto: int
+) -> tuple[int, int, int]:
+    """(rows with seq <= `upto`, largest seq, all rows) of one model's embeddings: an index
+    that holds `upto` as its high-water mark is complete when the first equals its item count.
+    """
+    ((below, top, total),) = con.execute(
+        "SELECT count(*) FILTER (WHERE seq <= ?), coalesce(max(seq), 0), count(*) "
+        "FROM article_embeddings WHERE model = ?",
+        [upto, model],
+    ).fetchall()
+    return int(below), int(top), int(total)
+
+
+def embedding_dim(con: duckdb.DuckDBPyConnection, model: str) -> int | None:
+    """Length of one model's stored vectors (None when it has none)."""
+    rows = con.execute(
+        "SELECT len(embedding) FROM article_embeddings WHERE model = ? LIMIT 1", [model]
+    ).fetchall()
+    return int(rows[0][0]) if rows else None
+
+
+def embeddings_after(
+    con: duckdb.DuckDBPyConnection, model: str, after: int, batch_rows: int = 50_000
+) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One model's embeddings with seq > `after`, in seq order and batches: (seqs, times as
+    epoch seconds of coalesce(published_at, fetched_at), matrix). For the stories index."""
+    reader = con.sql(
+        "SELECT e.seq, epoch(coalesce(a.published_at, a.fetched_at)) AS t, e.embedding "
+        "FROM article_embeddings AS e JOIN articles AS a USING (article_id) "
+        "WHERE e.model = ? AND e.seq > ? ORDER BY e.seq",
+        params=[model, after],
+    ).to_arrow_reader(batch_rows)
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        seqs = batch.column("seq").to_numpy(zero_copy_only=False).astype(np.int64)
+        times = batch.column("t").to_numpy(zero_copy_only=False).astype(np.float64)
+        flat = batch.column("embedding").flatten().to_numpy(zero_copy_only=False)
+        yield seqs, np.nan_to_num(times), flat.astype(np.float32).reshape(batch.num_rows, -1)
+
+
+def neighbour_embeddings(
+    con: duckdb.DuckDBPyConnection,
+    model: str,
+    seqs: Iterable[int],
+    since: dt.datetime,
+    until: dt.datetime,
+) -> dict[str, Any]:
+    """Stored articles that new ones may join, found by the stories index: the embeddings with
+    these `seqs`, plus the other members of their stories published between `since` and `until`
+    (a story's signature is the union of its members'). Same order as `recent_embeddings`.
+
+    Returns lists under article_id, story_id, published_at, language, signature (JSON or None)
+    and the float32 matrix under embedding.
+    """
+    keys = sorted({int(s) for s in seqs})
+    batch = pa.table({"seq": pa.array(keys, pa.int64())})
+    name = f"_read_{next(_names)}"
+    con.register(name, batch)
+    try:
+        table = con.sql(
+            f"WITH hit AS (SELECT e.article_id FROM article_embeddings AS e JOIN {name} AS k "
+            "ON e.seq = k.seq WHERE e.model = $model), "
+            "story AS (SELECT DISTINCT a.story_id FROM articles AS a JOIN hit USING (article_id) "
+            "WHERE a.story_id IS NOT NULL) "
+            "SELECT a.article_id, a.story_id, a.published_at, a.language, e.signature, e.embedding "
+            "FROM articles AS a JOIN article_embeddings AS e USING (article_id) "
+            "WHERE e.model = $model AND a.story_id IS NOT NULL "
+            "AND (a.article_id IN (SELECT article_id FROM hit) "
+            "OR (a.story_id IN (SELECT story_id FROM story) "
+            "AND coalesce(a.published_at, a.fetched_at) BETWEEN $since AND $until)) "
+            "ORDER BY coalesce(a.published_at, a.fetched_at), a.article_id",
+            params={"model": model, "since": since, "until": until},
+        ).to_arrow_table()
+    finally:
+        con.unregister(name)
+    return _embedding_rows(table)
+
+
+def window_embeddings(
+    con: duckdb.DuckDBPyConnection, since: dt.datetime, model: str
+) -> dict[str, Any]:
+    """`recent_embeddings` with the stored signatures (the brute-force path, without an index)."""
+    table = con.sql(
+        "SELECT a.article_id, a.story_id, a.published_at, a.language, e.signature, e.embedding "
+        "FROM articles AS a JOIN article_embeddings AS e USING (article_id) "
+        "WHERE e.model = ? AND a.story_id IS NOT NULL "
+        "AND coalesce(a.published_at, a.fetched_at) >= ? "
+        "ORDER BY coalesce(a.published_at, a.fetched_at), a.article_id",
+        params=[model, since],
+    ).to_arrow_table()
+    return _embedding_rows(table)
+
+
 def article_leads(con: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
     """Title and the first 600 characters of text of stored articles, by id (for story keys)."""
     ids = list(dict.fromkeys(ids))

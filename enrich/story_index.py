@@ -1,0 +1,431 @@
+"""Stored articles a new one may join, found through an ANN index instead of the whole window.
+
+The stories step compares each new article with stored ones published within `window_days` of
+it. Reading, re-signing and scanning the whole window each pass made the step grow with the
+window (256 s a pass at 100k stored); this module keeps it flat:
+
+* an approximate-nearest-neighbour index (usearch HNSW, cosine, f16 vectors) over one model's
+  stored embeddings, keyed by `article_embeddings.seq`, with each item's time
+  (coalesce(published_at, fetched_at));
+* items are split into shards by week of that time, so a search touches only the one or two
+  shards overlapping an article's own window, and a pass rewrites only the shards it added to;
+* the index is a cache of the warehouse, never the truth: `open_index` compares its high-water
+  mark and item count with `article_embeddings` and adds what is missing (a pass killed between
+  its commit and the index save), or rebuilds it when it is missing, corrupt, for another model
+  or holds rows the warehouse does not (a restored backup);
+* saves are atomic: new shard files under fresh names, then the manifest renamed over the old
+  one, then unreferenced files removed, so a kill at any point leaves a readable index.
+
+It lives in `enrich/` beside `dedupe`: it is the stories stage's working set, derived from and
+rebuildable out of the warehouse; its SQL stays in `warehouse/read.py` (through `store`), and the
+connection comes in as a parameter. Signatures (`story_signature`) are computed once per article
+and stored with its embedding as plain JSON; `signature_of`/`signature_json`/`signature_from_json`
+adapt both forms `enrich.dedupe` has had (a tuple of frozensets, or JSON with a version `v`), and
+a stored signature of another form or version is recomputed once and stored over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import inspect
+import json
+import logging
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+FORMAT = 1
+SHARD_DAYS = 7  # a 3-day window (6 days wide) touches at most two weekly shards
+CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 128, 128  # ef 64 missed 3 % at 100k
+DTYPE = "f16"  # half the memory of f32; candidates are re-ranked on the stored f32 vectors
+MANIFEST = "manifest.json"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+# ---------------------------------------------------------------- signatures
+
+
+def _dedupe() -> Any:
+    import enrich.dedupe as dedupe  # at call time: dedupe imports the detector's catalogues
+
+    return dedupe
+
+
+def signature_of(title: str, text: str, language: str | None = None) -> Any:
+    """`story_signature` of an article, whichever parameters it takes."""
+    fn = _dedupe().story_signature
+    if "language" in inspect.signature(fn).parameters:
+        return fn(title, text, language=language)
+    return fn(title, text)
+
+
+def signature_json(signature: Any) -> str:
+    """A signature as the plain JSON stored in `article_embeddings.signature`."""
+    dedupe = _dedupe()
+    if hasattr(dedupe, "signature_to_json"):
+        value = dedupe.signature_to_json(signature)
+        return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return json.dumps([sorted(part) for part in signature])
+
+
+def signature_from_json(text: str | None) -> Any | None:
+    """The signature stored as `text`; None when absent or written by another signature form or
+    version (then it is computed again and stored over)."""
+    if not text:
+        return None
+    dedupe = _dedupe()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if hasattr(dedupe, "signature_from_json"):
+        version = getattr(dedupe, "SIGNATURE_VERSION", None)
+        if not isinstance(value, dict) or value.get("v") != version:
+            return None
+        return dedupe.signature_from_json(value)  # parsed once: it takes the dict as it is
+    if not (isinstance(value, list) and len(value) == 2):
+        return None
+    return tuple(frozenset(part) for part in value)
+
+
+# ---------------------------------------------------------------- the index
+
+
+def seconds(when: dt.datetime | None, fallback: dt.datetime) -> float:
+    return ((when or fallback) - _EPOCH).total_seconds()
+
+
+def index_dir(warehouse_path: str | os.PathLike[str], model: str) -> Path:
+    """`<warehouse>.stories.<model hash>`: one index directory per embedding model."""
+    digest = hashlib.sha1(model.encode()).hexdigest()[:12]
+    return Path(f"{warehouse_path}.stories.{digest}")
+
+
+def _new_index(dim: int) -> Any:
+    from usearch.index import Index
+
+    return Index(
+        ndim=dim,
+        metric="cos",
+        dtype=DTYPE,
+        connectivity=CONNECTIVITY,
+        expansion_add=EXPANSION_ADD,
+        expansion_search=EXPANSION_SEARCH,
+    )
+
+
+@dataclass
+class _Shard:
+    index: Any  # usearch Index (a read-only memory map until something is added)
+    keys: np.ndarray  # int64 seqs, ascending (items are added in seq order)
+    times: np.ndarray  # float64 epoch seconds, aligned with keys
+    file: str | None = None  # base name of its saved files; None once changed
+    view: bool = False
+
+    def time_of(self, keys: np.ndarray) -> np.ndarray:
+        pos = np.clip(np.searchsorted(self.keys, keys), 0, max(len(self.keys) - 1, 0))
+        return self.times[pos] if len(self.keys) else np.zeros(len(keys))
+
+
+@dataclass
+class StoryIndex:
+    """One model's stored embeddings, searchable by similarity within a time window."""
+
+    path: Path
+    model: str
+    dim: int
+    hwm: int = 0  # largest seq added
+    count: int = 0
+    shards: dict[int, _Shard] = field(default_factory=dict)
+    changed: bool = False
+
+    # ---- building
+
+    def add(self, seqs: np.ndarray, times: np.ndarray, matrix: np.ndarray) -> None:
+        """Add items (seqs ascending and above `hwm`), each to the shard of its week."""
+        if not len(seqs):
+            return
+        if matrix.shape[1] != self.dim:
+            raise ValueError(f"index holds {self.dim}-d vectors, got {matrix.shape[1]}-d")
+        weeks = np.floor(times / (SHARD_DAYS * 86400.0)).astype(np.int64)
+        for week in np.unique(weeks):
+            rows = weeks == week
+            shard = self.shards.get(int(week))
+            if shard is None:
+                shard = self.shards[int(week)] = _Shard(
+                    _new_index(self.dim), np.zeros(0, np.int64), np.zeros(0)
+                )
+            elif shard.view:  # a memory-mapped shard is immutable: load it to add to it
+                from usearch.index import Index
+
+                shard.index = Index.restore(self.path / f"{shard.file}.usearch")
+                shard.view = False
+            shard.index.add(seqs[rows].astype(np.uint64), matrix[rows], threads=0)
+            shard.keys = np.concatenate([shard.keys, seqs[rows]])
+            shard.times = np.concatenate([shard.times, times[rows]])
+            shard.file = None
+        self.hwm = max(self.hwm, int(seqs.max()))
+        self.count += len(seqs)
+        self.changed = True
+
+    def clear(self) -> None:
+        self.shards, self.hwm, self.count, self.changed = {}, 0, 0, True
+
+    def sync(self, con: Any) -> int:
+        """Make the index hold exactly the warehouse's rows: add the missing ones (seq above
+        the high-water mark) or, when its rows disagree with the warehouse, rebuild. Returns
+        the number of items added."""
+        from warehouse import store
+
+        below, _, total = store.embedding_watermark(con, self.model, self.hwm)
+        if below != self.count:
+            logger.warning(
+                "stories index %s holds %d items up to seq %d, the warehouse %d: rebuilding",
+                self.path,
+                self.count,
+                self.hwm,
+                below,
+            )
+            self.clear()
+        added = 0
+        for seqs, times, matrix in store.embeddings_after(con, self.model, self.hwm):
+            self.add(seqs, times, matrix)
+            added += len(seqs)
+        if added:
+            logger.info("stories index: %d items added (%d stored)", added, total)
+        return added
+
+    # ---- searching
+
+    def search(
+        self,
+        matrix: np.ndarray,
+        times: Sequence[float],
+        window_days: float,
+        k: int,
+    ) -> list[np.ndarray]:
+        """The seqs of up to `k` most similar items within `window_days` of each query's time.
+
+        Each query searches the shards its own window overlaps; items found outside the window
+        are dropped and the search widened until `k` remain or the shard is exhausted.
+        """
+        window = window_days * 86400.0
+        week = SHARD_DAYS * 86400.0
+        found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(len(matrix))]
+        for number, shard in self.shards.items():
+            lo, hi = number * week - window, (number + 1) * week + window
+            queries = [i for i, t in enumerate(times) if lo <= t < hi]
+            if queries and len(shard.keys):
+                self._search_shard(shard, matrix, times, queries, window, k, found)
+        result = []
+        for parts in found:
+            if not parts:
+                result.append(np.zeros(0, np.int64))
+                continue
+            keys = np.concatenate([p[0] for p in parts])
+            dist = np.concatenate([p[1] for p in parts])
+            result.append(keys[np.argsort(dist, kind="stable")[:k]])
+        return result
+
+    @staticmethod
+    def _search_shard(
+        shard: _Shard,
+        matrix: np.ndarray,
+        times: Sequence[float],
+        queries: list[int],
+        window: float,
+        k: int,
+        found: list[list[tuple[np.ndarray, np.ndarray]]],
+    ) -> None:
+        size = len(shard.keys)
+        count = min(size, 2 * k)  # a shard spans a week: some hits fall outside the window
+        while queries:
+            matches = shard.index.search(matrix[queries], count, threads=1)
+            if hasattr(matches, "counts"):
+                all_keys, all_dist, counts = matches.keys, matches.distances, matches.counts
+            else:  # one query: usearch answers with a single, trimmed `Matches`
+                all_keys, all_dist = matches.keys[None, :], matches.distances[None, :]
+                counts = [len(matches.keys)]
+            short = []
+            for row, i in enumerate(queries):
+                n = int(counts[row])
+                keys = all_keys[row, :n].astype(np.int64)
+                dist = all_dist[row, :n]
+                ok = np.abs(shard.time_of(keys) - times[i]) <= window
+                if ok.sum() < k and count < size:
+                    short.append(i)  # search this one again, wider
+                else:
+                    found[i].append((keys[ok], dist[ok]))
+            queries, count = short, min(size, count * 4)
+
+    # ---- persistence
+
+    def save(self) -> None:
+        """Write changed shards under new names, then the manifest atomically, then tidy up."""
+        if not self.changed:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_hex(4)
+        for number, shard in self.shards.items():
+            if shard.file is not None:
+                continue
+            base = f"shard-{number}-{self.hwm}-{token}"
+            shard.index.save(str(self.path / f"{base}.usearch"))
+            _fsync(self.path / f"{base}.usearch")
+            with open(self.path / f"{base}.npy", "wb") as f:
+                np.save(f, np.stack([shard.keys.astype(np.float64), shard.times]))
+                f.flush()
+                os.fsync(f.fileno())
+            shard.file = base
+        manifest = {
+            "format": FORMAT,
+            "model": self.model,
+            "dim": self.dim,
+            "dtype": DTYPE,
+            "shard_days": SHARD_DAYS,
+            "hwm": self.hwm,
+            "count": self.count,
+            "shards": {
+                str(n): {"file": s.file, "count": len(s.keys)} for n, s in self.shards.items()
+            },
+        }
+        tmp = self.path / f".{MANIFEST}.{token}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(manifest, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path / MANIFEST)
+        keep = {f"{s.file}.{ext}" for s in self.shards.values() for ext in ("usearch", "npy")}
+        for path in self.path.iterdir():  # earlier shard versions; temp files of killed saves
+            if path.name != MANIFEST and path.name not in keep:
+                path.unlink(missing_ok=True)
+        self.changed = False
+        logger.info("stories index saved: %d items, %d shards", self.count, len(self.shards))
+
+    @classmethod
+    def load(cls, path: Path, model: str, dim: int | None) -> StoryIndex | None:
+        """The saved index, or None when it is missing, unreadable or for another model/dim."""
+        from usearch.index import Index
+
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+            if (
+                manifest.get("format") != FORMAT
+                or manifest.get("model") != model
+                or manifest.get("shard_days") != SHARD_DAYS
+                or (dim is not None and manifest.get("dim") != dim)
+            ):
+                logger.warning("stories index %s is for another model or format", path)
+                return None
+            index = cls(path, model, int(manifest["dim"]), int(manifest["hwm"]))
+            for number, entry in manifest["shards"].items():
+                base = path / entry["file"]
+                keys, times = np.load(f"{base}.npy")
+                view = Index.restore(f"{base}.usearch", view=True)
+                if view is None or len(view) != entry["count"] or len(keys) != entry["count"]:
+                    raise ValueError(f"shard {entry['file']} does not match the manifest")
+                index.shards[int(number)] = _Shard(
+                    view, keys.astype(np.int64), times, entry["file"], True
+                )
+            index.count = sum(len(s.keys) for s in index.shards.values())
+            if index.count != manifest["count"]:
+                raise ValueError("item count does not match the manifest")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            logger.warning("stories index %s unreadable (%s): rebuilding", path, exc)
+            return None
+        return index
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def open_index(
+    con: Any, warehouse_path: str | os.PathLike[str], model: str, dim: int | None
+) -> StoryIndex | None:
+    """The stories index of `model`, loaded, brought up to date with the warehouse and saved.
+
+    None when there is nothing to index yet and no dimension to start from.
+    """
+    path = index_dir(warehouse_path, model)
+    index = StoryIndex.load(path, model, dim)
+    if index is None:
+        if dim is None:
+            dim = _stored_dim(con, model)
+            if dim is None:
+                return None
+        index = StoryIndex(path, model, dim, changed=True)
+    index.sync(con)
+    index.save()
+    return index
+
+
+def _stored_dim(con: Any, model: str) -> int | None:
+    from warehouse import store
+
+    return store.embedding_dim(con, model)
+
+
+# ---------------------------------------------------------------- what the stories step reads
+
+
+def stored_articles(
+    con: Any,
+    *,
+    model: str,
+    matrix: np.ndarray,
+    published: Sequence[dt.datetime | None],
+    now: dt.datetime,
+    window_days: float,
+    neighbours: int,
+    warehouse_path: str | os.PathLike[str] | None,
+) -> tuple[Any, dict[str, int]]:
+    """The `StoredArticles` the new articles (`matrix`, `published`) may join, and counts.
+
+    With `warehouse_path`, the `neighbours` nearest stored articles of each new one within its
+    own window (from the index) and the other members of their stories; without, every stored
+    article since the earliest new one's window opens (brute force, as before the index).
+    Signatures come from the warehouse; those missing (rows stored before they were kept) or
+    written by another signature form are computed once and stored.
+    """
+    from enrich.dedupe import StoredArticles
+    from warehouse import store
+
+    window = dt.timedelta(days=window_days)
+    times = [seconds(p, now) for p in published]
+    first, last = (_EPOCH + dt.timedelta(seconds=t) for t in (min(times), max(times)))
+    if warehouse_path is not None:
+        index = open_index(con, warehouse_path, model, matrix.shape[1])
+        hits = index.search(matrix, times, window_days, neighbours) if index else []
+        seqs = np.unique(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
+        rows = store.neighbour_embeddings(con, model, seqs, first - window, last + window)
+    else:
+        rows = store.window_embeddings(con, first - window, model)
+    ids = rows["article_id"]
+    counts = {"stored_candidates": len(ids), "signatures_computed": 0}
+    if not ids:
+        return StoredArticles.empty(matrix.shape[1]), counts
+    signatures = [signature_from_json(s) for s in rows["signature"]]
+    missing = [i for i, s in zip(ids, signatures, strict=True) if s is None]
+    if missing:
+        leads = store.article_leads(con, missing)
+        language = dict(zip(ids, rows["language"], strict=True))
+        fresh = {i: signature_of(*leads.get(i, ("", "")), language[i]) for i in missing}
+        store.store_signatures(con, model, {i: signature_json(s) for i, s in fresh.items()})
+        signatures = [fresh.get(i, s) for i, s in zip(ids, signatures, strict=True)]
+        counts["signatures_computed"] = len(missing)
+    stored = StoredArticles(
+        ids, rows["story_id"], rows["published_at"], rows["embedding"], signatures
+    )
+    return stored, counts

