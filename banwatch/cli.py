@@ -302,8 +302,9 @@ def run(config_path: str, replay: bool, no_alerts: bool) -> None:
     (first 10; hidden by --quiet). Failed feeds and articles are recorded in the warehouse
     (tables feeds and articles); undelivered alerts stay in the outbox (banwatch alerts list).
     With --no-alerts nothing is emailed: new alerts stay pending and the next pass without it
-    sends each once. Events announced more than alerts.recency_days before they were first
-    seen are never queued, so they are never emailed later (use it with --replay to backfill).
+    sends each once. Events announced more than alerts.recency_days before a pass first saw
+    them are never emailed, by this pass or any later one, also with --replay (which judges
+    their status as of publication, for backfills and evaluation).
 
     \b
     Exit codes:
@@ -458,6 +459,39 @@ def sql(query: str, config_path: str, limit: int, all_rows: bool, fmt: str) -> N
 
 
 @cli.command()
+@config_option
+@click.option(
+    "--out",
+    default="report.html",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="HTML file to write (replaced if it exists).",
+)
+@click.option(
+    "--months",
+    default=24,
+    show_default=True,
+    type=click.IntRange(min=1, max=600),
+    help="Months of events the charts cover, up to this one.",
+)
+@verbosity_options
+def report(config_path: str, out: str, months: int) -> None:
+    """Write an HTML report of the warehouse snapshot to the --out file.
+
+    One self-contained file (scripts and styles inlined: it opens offline and can be mailed):
+    events per month by action, top apps and countries, the newest events with their evidence
+    and sources, candidates awaiting review, and feed health.
+    """
+    from banwatch.report import build_report, write_report
+
+    settings = load_settings(config_path)
+    with _open_snapshot(settings) as con:
+        html = build_report(con, months=months)
+    path = write_report(html, out)
+    click.echo(f"report written to {path} ({len(html.encode()) / 1e6:.1f} MB)")
+
+
+@cli.command()
 @click.option(
     "--dir", "workdir", default="data/demo", show_default=True, type=click.Path(file_okay=False)
 )
@@ -472,6 +506,107 @@ def demo(workdir: str, keep_serving: bool) -> None:
     from banwatch.demo import run_demo
 
     run_demo(workdir, progress=_progress_printer(), keep_serving=keep_serving)
+
+
+# ---------------------------------------------------------------- reprocessing
+
+
+class _BadOptionValue(click.ClickException):
+    """A bad option value in one line (no usage text), exit code 2 like click's usage errors."""
+
+    exit_code = 2
+
+
+def _since(value: str | None) -> dt.datetime | None:
+    """--since: a date (from its midnight UTC) or an ISO 8601 time (UTC when it has no zone)."""
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _BadOptionValue(
+            f"--since {value!r} is not a date; give YYYY-MM-DD (or an ISO 8601 time such as "
+            "2026-03-01T12:00+00:00)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+REPROCESS_COLUMNS = (
+    "change",
+    "event_id",
+    "jurisdiction",
+    "app",
+    "scope",
+    "action",
+    "announced_on",
+    "status",
+    "fields",
+)
+
+
+def _reprocess_rows(changes: Sequence[Any], fmt: str) -> list[tuple[Any, ...]]:
+    """One row per changed event; `fields` is "field: old → new; ..." (an object in JSON)."""
+    rows = []
+    for c in changes:
+        if fmt == "json":
+            fields: Any = {
+                f: {"old": _jsonable(old), "new": _jsonable(new)}
+                for f, (old, new) in c.fields.items()
+            }
+        else:
+            fields = "; ".join(
+                f"{f}: {_cell(old, 40)} → {_cell(new, 40)}" for f, (old, new) in c.fields.items()
+            )
+        e = c.event
+        rows.append(
+            (
+                c.change,
+                c.event_id,
+                e["jurisdiction"],
+                e["app"],
+                e["scope"],
+                e["action"],
+                e["announced_on"],
+                e["status"],
+                fields,
+            )
+        )
+    return rows
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="Only articles fetched on or after DATE (YYYY-MM-DD, UTC); default: every article.",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@output_options
+@verbosity_options
+def reprocess(config_path: str, since: str | None, dry_run: bool, fmt: str) -> None:
+    """Re-extract and re-detect stored articles with the current code; report what changed.
+
+    Each article fetched since DATE is extracted again from its stored raw HTML (from its
+    stored text when it has none) and detected again with the configured detector; the events
+    of every situation those articles touch are rebuilt, each article at its original
+    first-seen time. Prints the events added, removed and changed (which fields, old → new),
+    then a summary line on stderr. Nothing is ever emailed: events the rebuild creates get no
+    alert, and sent alerts are untouched. One transaction: a failure leaves the warehouse as it
+    was. Opens the warehouse file (warehouse.path): run it between passes.
+    """
+    from banwatch.reprocess import reprocess as run_reprocess
+
+    settings = load_settings(config_path)
+    report = run_reprocess(
+        settings, since=_since(since), dry_run=dry_run, progress=_progress_printer()
+    )
+    if report.changes or fmt != "table":
+        emit(REPROCESS_COLUMNS, _reprocess_rows(report.changes, fmt), fmt)
+    else:
+        click.echo("no changes" + (" (dry run)" if dry_run else ""))
+    if not click.get_current_context().meta.get("quiet"):
+        click.echo(report.line(), err=True)
 
 
 # ---------------------------------------------------------------- the alert outbox
@@ -561,6 +696,106 @@ def alerts_skip(event_id: str, config_path: str) -> None:
     with _writer(load_settings(config_path)) as con:
         before = outbox.skip(con, event_id)
     click.echo(f"alert {event_id} skipped (was {before}); it will not be sent")
+
+
+# ---------------------------------------------------------------- analysts' review
+
+
+class _ReviewGroup(click.Group):
+    """`banwatch review EVENT_ID --confirm|--reject` beside `review list` and `review export`:
+    a first argument that is not a subcommand is an event id, for the hidden `judge` command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["judge", *args]
+        return super().parse_args(ctx, args)
+
+
+def _reviewer() -> str:
+    """Who is judging: $USER, else the login name, else 'unknown'."""
+    import getpass
+
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@cli.group(cls=_ReviewGroup, context_settings=CONTEXT_SETTINGS)
+def review() -> None:
+    """Confirm or reject events: banwatch review EVENT_ID --confirm | --reject [--note TEXT].
+
+    A rejected event leaves ban_events, ban_event_candidates and situations and is never
+    emailed (its unsent alert is skipped, and later coverage does not queue it again). A
+    confirmed one shows review = 'confirmed' in the views; a confirmed candidate joins
+    ban_events (nothing is emailed). The latest judgement of an event wins. Judgements export
+    as labelled rows for scripts/train_detector.py --judgements FILE. These commands open the
+    warehouse file (warehouse.path): run them between passes; the snapshot is republished.
+    Exit codes: 0 done, 1 unknown event or other error (one line), 2 bad command line.
+    """
+
+
+@review.command("judge", hidden=True)
+@click.argument("event_id")
+@click.option("--confirm", "verdict", flag_value="confirmed", help="The event is real.")
+@click.option("--reject", "verdict", flag_value="rejected", help="The event is wrong.")
+@click.option("--note", help="Why, in a few words (kept with the judgement).")
+@config_option
+@verbosity_options
+def review_judge(event_id: str, verdict: str | None, note: str | None, config_path: str) -> None:
+    """Record a judgement of EVENT_ID: --confirm or --reject, with an optional --note."""
+    from warehouse import review as reviews
+    from warehouse import store
+
+    if verdict is None:
+        raise click.UsageError("give --confirm or --reject")
+    settings = load_settings(config_path)
+    with _writer(settings) as con:
+        done = reviews.judge(con, event_id, verdict, reviewer=_reviewer(), note=note)
+        store.publish_snapshot(con, settings.warehouse.snapshot)
+    was = f" (was {done['previous']})" if done["previous"] else ""
+    click.echo(f"event {event_id} {verdict}{was}: {done['event']}")
+    if done["alert_skipped"]:
+        click.echo(f"its unsent alert is skipped: event {event_id} will not be emailed")
+
+
+@review.command("list")
+@click.argument("event_id", required=False)
+@config_option
+@output_options
+@verbosity_options
+def review_list(event_id: str | None, config_path: str, fmt: str) -> None:
+    """Print the judgements (of EVENT_ID, if given), newest first.
+
+    `current` marks each event's latest judgement, the one that counts.
+    """
+    from warehouse import review as reviews
+
+    with _writer(load_settings(config_path)) as con:
+        columns, rows = reviews.list_judgements(con, event_id)
+    emit(columns, rows, fmt)
+
+
+@review.command("export")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="File to write: CSV if it ends in .csv, else JSON lines.",
+)
+@config_option
+@verbosity_options
+def review_export(out: str, config_path: str) -> None:
+    """Write each judged event as a labelled row for scripts/train_detector.py --judgements.
+
+    One row per event (its latest judgement): the verdict, the event's fields and its evidence
+    article's id, url, title and text.
+    """
+    from warehouse import review as reviews
+
+    with _writer(load_settings(config_path)) as con:
+        count = reviews.export_judgements(con, out)
+    click.echo(f"wrote {count} judged events to {out}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -43,6 +43,11 @@ class WarehouseSettings:
     snapshot_path: str = _doc(
         "Read-only copy published after each pass for analysts; '' means <path>.read.duckdb.", ""
     )
+    lock_timeout: float = _doc(
+        "Seconds a pass waits for another process (an analyst's session) to let go of the "
+        "warehouse file before it fails naming that process.",
+        60.0,
+    )
 
     @property
     def snapshot(self) -> Path:
@@ -78,6 +83,11 @@ class FetchSettings:
     )
     max_bytes: int = _doc("Largest feed or page body accepted, in bytes.", 5_000_000)
     concurrency: int = _doc("Requests in flight at once.", 16)
+    extract_workers: int = _doc(
+        "Processes that extract pages in `banwatch run` (trafilatura holds the GIL), overlapping "
+        "embedding in the main process; 0 = min(2, CPU count), 1 = extract in the main process.",
+        0,
+    )
     retries: int = _doc("Retries on timeouts, 429 and 5xx (Retry-After is honoured).", 2)
     retry_max_wait: float = _doc("Longest wait between retries, in seconds.", 30.0)
     max_failed_feeds_ratio: float = _doc(
@@ -100,12 +110,36 @@ class EmbedSettings:
     )
     batch_size: int = _doc("Texts embedded per batch.", 64)
     device: str = _doc("torch device.", "cpu")
+    backend: str = _doc(
+        "'onnx' (ONNX Runtime, exported once from the model), 'torch', or 'auto' (onnx when "
+        "onnxruntime imports and the export works, else torch).",
+        "auto",
+    )
+    max_tokens: int = _doc("Tokens of title + lead embedded; longer text is cut.", 64)
+    threads: int = _doc(
+        "Threads per embedding call; 0 = 1 while extraction workers run, else the CPU count.", 0
+    )
+    cache_dir: str = _doc(
+        "Where the ONNX export of the model is kept and reused; '' = ~/.cache/banwatch/onnx.", ""
+    )
 
 
 @dataclass(frozen=True)
 class DedupeSettings:
     threshold: float = _doc("Cosine similarity at or above which two articles share a story.", 0.55)
     window_days: int = _doc("Only articles published this close are compared.", 3)
+    model_languages: list[str] = _doc(
+        "Languages (ISO 639-1) the embedding model understands: two articles in them may join on "
+        "similarity alone; others need shared places and apps or title words. ['*'] for a "
+        "multilingual model (docs/stories.md).",
+        ["en"],
+    )
+    neighbours: int = _doc(
+        "Stored articles each new one is compared with: its nearest within its window.", 20
+    )
+    index: bool = _doc(
+        "Find them through the stories index beside the warehouse (false: scan the window).", True
+    )
 
 
 @dataclass(frozen=True)
@@ -143,6 +177,9 @@ class AlertSettings:
     )
     digest_recipients: list[str] = _doc(
         "Where the daily digest (maintenance DAG) goes; [] sends no digest.", []
+    )
+    digest_report: bool = _doc(
+        "Attach the HTML report (`banwatch report`, about 5 MB) to the daily digest.", False
     )
     recency_days: int = _doc(
         "Events announced longer ago than this when first seen are historical "
@@ -320,6 +357,13 @@ def settings_from_dict(raw: dict[str, Any], *, path: str | None = None) -> Setti
     tls = settings.alerts.tls
     if tls not in (False, "starttls", "ssl"):
         raise ConfigError("must be false, 'starttls' or 'ssl'", path=path, key="alerts.tls")
+    if settings.embed.backend not in ("auto", "torch", "onnx"):
+        raise ConfigError("must be 'auto', 'torch' or 'onnx'", path=path, key="embed.backend")
+    if settings.embed.max_tokens < 2 or settings.embed.threads < 0:
+        key = "embed.max_tokens" if settings.embed.max_tokens < 2 else "embed.threads"
+        raise ConfigError("is too small", path=path, key=key)
+    if settings.fetch.extract_workers < 0:
+        raise ConfigError("must be 0 or more", path=path, key="fetch.extract_workers")
     if settings.detect.decider not in ("model", "rules"):
         raise ConfigError("must be 'model' or 'rules'", path=path, key="detect.decider")
     for key in ("detect.min_confidence", "alerts.min_confidence", "fetch.max_failed_feeds_ratio"):

@@ -90,6 +90,7 @@ def _stories(path: str | Path) -> dict[str, Any]:
         "model": meta.get("model", ""),
         "assignments": assignments,
         "matrix": read_matrix(Path(path).with_name(matrix)) if matrix else None,
+        "signatures": meta.get("signatures"),
     }
 
 
@@ -109,7 +110,7 @@ def _articles_from(paths: Iterable[str]) -> list[Article]:
 def _connect(settings: Settings):
     from warehouse import connect
 
-    return connect(settings.warehouse.path)
+    return connect(settings.warehouse.path, lock_timeout=settings.warehouse.lock_timeout)
 
 
 # ---------------------------------------------------------------- steps
@@ -230,14 +231,27 @@ def poll_feeds(settings: Settings, run_dir: str, batch: list[str]) -> dict[str, 
     return {"path": path, "feeds": len(results), "failed": failed, "entries": len(entries)}
 
 
-def fetch_and_extract(settings: Settings, run_dir: str, poll_path: str) -> dict[str, Any]:
-    """Network + CPU: fetch the new entries' pages and extract their text and metadata."""
+def fetch_and_extract(
+    settings: Settings,
+    run_dir: str,
+    poll_path: str,
+    on_article: Callable[[Article], None] | None = None,
+) -> dict[str, Any]:
+    """Network + CPU: fetch the new entries' pages and extract their text and metadata.
+
+    Extraction runs in `fetch.extract_workers` processes; `on_article` sees each article as it
+    is extracted (`run_pass` embeds them meanwhile, see `enrich.embed.EmbedAhead`).
+    """
     from ingest.extract import fetch_and_extract as run
+    from ingest.extract_pool import default_workers
     from ingest.http import make_client
 
     entries = _polled(poll_path)[1]
+    workers = default_workers(settings.fetch.extract_workers)
     with make_client(settings.fetch) as client:
-        articles, counts = run(entries, client, settings.fetch)
+        articles, counts = run(
+            entries, client, settings.fetch, workers=workers, on_article=on_article
+        )
     out = Path(poll_path).with_name(Path(poll_path).name.replace("poll-", "articles-"))
     path = _dump(out, articles)
     failed = sum(1 for a in articles if a.outcome in ("hard", "temporary"))
@@ -245,10 +259,15 @@ def fetch_and_extract(settings: Settings, run_dir: str, poll_path: str) -> dict[
 
 
 def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) -> dict[str, Any]:
-    """DB read + CPU: embed new articles (title + lead) and group them into stories."""
-    from enrich.dedupe import StoredArticles, dedupe_stories, story_signature
-    from enrich.embed import embed_texts, load_embedder
-    from warehouse import store
+    """DB read + CPU: embed new articles (title + lead) and group them into stories.
+
+    The stored articles they may join come from the stories index (`enrich.story_index`): each
+    new article's `dedupe.neighbours` nearest within its own window, never the whole window.
+    Each new article's signature is computed here once and staged, to be stored at load.
+    """
+    from enrich.dedupe import dedupe_stories
+    from enrich.embed import embed_texts, embedder_from
+    from enrich.story_index import signature_json, signature_of, stored_articles
 
     articles = _articles_from(article_paths)
     now = _state(run_dir)["now"]
@@ -256,29 +275,23 @@ def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) 
     if not articles:
         _dump(path, [], {"ids": [], "matrix": None, "model": settings.embed.model})
         return {"path": str(path), "new_stories": 0}
-    embedder = load_embedder(settings.embed.model, settings.embed.device)
+    embedder = embedder_from(settings.embed)
     started = time.perf_counter()
     matrix = embed_texts([a.lead for a in articles], embedder, batch_size=settings.embed.batch_size)
     logger.info("embedded %d articles in %.1f s", len(articles), time.perf_counter() - started)
-    dates = [a.published_at for a in articles if a.published_at]
-    earliest = min(dates) if dates else now
-    since = earliest - dt.timedelta(days=settings.dedupe.window_days)
+    signatures = [signature_of(a.title, a.text, a.language) for a in articles]
     with _connect(settings) as con:
-        ids, story_ids, published, stored_matrix = store.recent_embeddings(
-            con, since, settings.embed.model
+        stored, found = stored_articles(
+            con,
+            model=settings.embed.model,
+            matrix=matrix,
+            published=[a.published_at for a in articles],
+            now=now,
+            window_days=settings.dedupe.window_days,
+            neighbours=settings.dedupe.neighbours,
+            warehouse_path=settings.warehouse.path if settings.dedupe.index else None,
         )
-        leads = store.article_leads(con, ids)
-    stored = (
-        StoredArticles(
-            ids,
-            story_ids,
-            published,
-            stored_matrix,
-            [story_signature(*leads.get(i, ("", ""))) for i in ids],
-        )
-        if len(ids)
-        else StoredArticles.empty(matrix.shape[1])
-    )
+    logger.info("stories: %s", found)
     assignments, counts = dedupe_stories(
         [a.article_id for a in articles],
         [a.published_at for a in articles],
@@ -287,13 +300,32 @@ def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) 
         threshold=settings.dedupe.threshold,
         window_days=settings.dedupe.window_days,
         now=now,
-        signatures=[story_signature(a.title, a.text) for a in articles],
+        signatures=signatures,
+        model_languages=settings.dedupe.model_languages,
     )
     ids_new = [a.article_id for a in articles]
     sidecar = write_matrix(path.with_suffix(".npy"), matrix)
-    meta = {"ids": ids_new, "matrix": Path(sidecar).name, "model": settings.embed.model}
+    meta = {
+        "ids": ids_new,
+        "matrix": Path(sidecar).name,
+        "model": settings.embed.model,
+        "signatures": [signature_json(s) for s in signatures],
+    }
     _dump(path, assignments, meta)
     return {"path": str(path), "new_stories": counts["new_stories"]}
+
+
+def _update_story_index(settings: Settings, con: Any, model: str) -> None:
+    """After the load commits: add its embeddings to the stories index (a cache, so a failure
+    is logged, not fatal; a kill before the save is caught up by the next open)."""
+    if not settings.dedupe.index or not model:
+        return
+    from enrich.story_index import open_index
+
+    try:
+        open_index(con, settings.warehouse.path, model, None)
+    except Exception as exc:  # the warehouse committed; the next pass catches the index up
+        logger.warning("stories index not updated (%s); the next pass catches it up", exc)
 
 
 def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) -> dict[str, Any]:
@@ -334,7 +366,8 @@ def load(
     stories, detections, events and outbox rows commit together or not at all. A pass killed
     mid-load leaves the warehouse as it was, so the next pass polls and fetches the same items
     again instead of skipping stored URLs whose events were never resolved. The snapshot is
-    published only after the commit. `checkpoint` marks each former commit point (a test hook).
+    published once, at the end of the pass (`publish_snapshot`). `checkpoint` marks each former
+    commit point (a test hook).
 
     With `replay`, each article counts as first seen when it was published (a backfill or an
     evaluation over an archive), so the recency window is applied as if banwatch had been running
@@ -359,7 +392,9 @@ def load(
             new_articles = store.load_articles(con, articles, run_id)
             checkpoint("load:articles")
             if stories["ids"]:
-                store.load_embeddings(con, stories["ids"], stories["model"], stories["matrix"])
+                store.load_embeddings(
+                    con, stories["ids"], stories["model"], stories["matrix"], stories["signatures"]
+                )
             checkpoint("load:embeddings")
             new_stories = store.load_stories(con, stories["assignments"], now)
             checkpoint("load:stories")
@@ -381,7 +416,7 @@ def load(
             applied = store.apply_resolution(con, resolution)
             checkpoint("load:events")
         checkpoint("load:committed")
-        store.publish_snapshot(con, settings.warehouse.snapshot)
+        _update_story_index(settings, con, stories["model"])
     counts = {
         "new_articles": new_articles,
         "new_stories": new_stories,
@@ -401,11 +436,9 @@ def send_alerts(settings: Settings) -> dict[str, Any]:
     """
     from alerts.send import SmtpMailer
     from alerts.send import send_alerts as send
-    from warehouse import store
 
     with _connect(settings) as con:
         counts = send(con, SmtpMailer(settings.alerts), settings.alerts)
-        store.publish_snapshot(con, settings.warehouse.snapshot)
     return dict(counts)
 
 
@@ -418,17 +451,40 @@ def finish_run(settings: Settings, run_id: str, run_dir: str, counts: dict[str, 
     )
     with _connect(settings) as con:
         store.finish_run(con, run_id, summary)
-        store.publish_snapshot(con, settings.warehouse.snapshot)
     shutil.rmtree(run_dir, ignore_errors=True)
     return summary.line()
 
 
+def publish_snapshot(settings: Settings) -> dict[str, Any]:
+    """DB: publish the analysts' snapshot, once per pass, after its last write.
+
+    It runs after `finish_run`, so the snapshot holds the alerts' status and the finished run;
+    `fail_run` publishes too, so a pass whose load committed but that failed later still shows
+    its events (see docs/warehouse.md).
+    """
+    from warehouse import store
+
+    with _connect(settings) as con:
+        path = store.publish_snapshot(con, settings.warehouse.snapshot)
+    return {"path": str(path), "bytes": path.stat().st_size}
+
+
 def fail_run(settings: Settings, run_id: str, error: str) -> None:
-    """DB write: mark a run failed (the DAG's failure path; `run_pass` does it itself)."""
+    """DB write: mark a run failed, then publish the snapshot (the pass's failure path).
+
+    A pass may fail after its load committed (SMTP down for good, say): publishing here, rather
+    than at the start of the next pass, shows its events at once and costs nothing when the pass
+    failed early. A pass killed outright is published by the next pass's end.
+    """
+    from banwatch.errors import WarehouseError
     from warehouse import store
 
     with _connect(settings) as con:
         store.fail_run(con, run_id, error)
+        try:
+            store.publish_snapshot(con, settings.warehouse.snapshot)
+        except WarehouseError as exc:  # the pass's own error matters more
+            logger.warning("%s", exc)
 
 
 def clean_staging(settings: Settings, older_than_days: int, now: dt.datetime) -> int:
@@ -516,10 +572,12 @@ def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
     News events come first; candidates first seen that day (confidence below
     `alerts.min_confidence`, never emailed one by one) follow in their own section, for review.
     A day with neither sends nothing (`skipped`), and a day's digest is sent at most once, however
-    often this runs (by hand and by schedule): the `digests` table records it.
+    often this runs (by hand and by schedule): the `digests` table records it. With
+    `alerts.digest_report` the HTML report (`banwatch report`) is attached.
     """
     from alerts.digest import compose_digest
     from alerts.send import SmtpMailer
+    from warehouse import store
 
     recipients = settings.alerts.digest_recipients
     if not recipients or not settings.alerts.enabled:
@@ -554,6 +612,11 @@ def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
             candidates=candidates,
             sent_at=dt.datetime.now(dt.UTC),
         )
+        if settings.alerts.digest_report:
+            from alerts.digest import attach_report
+            from banwatch.report import build_report
+
+            attach_report(message, build_report(con), day)
         mailer = SmtpMailer(settings.alerts)
         try:
             mailer.send(message)
@@ -563,6 +626,7 @@ def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
         finally:
             mailer.close()
         _digest_done(con, day, (len(events), len(candidates)), message["Message-ID"], None)
+        store.publish_snapshot(con, settings.warehouse.snapshot)  # analysts see it was sent
     logger.info(
         "digest for %s: %d events, %d candidates to %d recipients",
         day,
@@ -599,12 +663,9 @@ def run_pass(
     try:
         return _rest_of_pass(settings, run_id, started, now, replay, report, send)
     except Exception as exc:
-        from warehouse import store
-
         logger.warning("pass %s failed: %s", run_id, exc)
         try:
-            with _connect(settings) as con:
-                store.fail_run(con, run_id, f"{type(exc).__name__}: {exc}")
+            fail_run(settings, run_id, f"{type(exc).__name__}: {exc}")
         except Exception:  # the original error matters more than the bookkeeping
             logger.exception("could not record the failure of run %s", run_id)
         raise
@@ -619,20 +680,27 @@ def _rest_of_pass(
     report: Progress,
     send: bool = True,
 ) -> PassSummary:
+    from enrich.embed import EmbedAhead
+    from ingest.extract_pool import default_workers
+
     run_dir = started["run_dir"]
     summary = PassSummary()
     poll_paths, article_paths = [], []
+    # Leads are embedded as extraction workers deliver articles; embed_and_group reuses them.
+    parallel = default_workers(settings.fetch.extract_workers) > 1
+    ahead = EmbedAhead(settings.embed, parallel_extraction=parallel)
     for batch in started["batches"]:
         polled = poll_feeds(settings, run_dir, batch)
         summary.feeds_polled += polled["feeds"]
         summary.feeds_failed += polled["failed"]
         poll_paths.append(polled["path"])
         report("poll", {"feeds": summary.feeds_polled, "failed": summary.feeds_failed})
-        fetched = fetch_and_extract(settings, run_dir, polled["path"])
+        fetched = fetch_and_extract(settings, run_dir, polled["path"], ahead.add)
         summary.articles_failed += fetched["failed"]
         article_paths.append(fetched["path"])
         report("fetch", {"articles": fetched["articles"], "failed": fetched["failed"]})
     grouped = embed_and_group(settings, run_dir, article_paths)
+    ahead.close()
     report("stories", {"new_stories": grouped["new_stories"]})
     detected = detect_events(settings, run_dir, article_paths)
     report("detect", {"detections": detected["detections"]})
@@ -647,6 +715,7 @@ def _rest_of_pass(
         logger.info("alerts not sent (--no-alerts): they stay pending in the outbox")
         report("alerts", {"sent": 0, "held": loaded["alertable_events"]})
         finish_run(settings, run_id, run_dir, summary.__dict__)
+        publish_snapshot(settings)
         return summary
     sent = send_alerts(settings)
     summary.emails_sent = sent.get("sent", 0)
@@ -654,4 +723,5 @@ def _rest_of_pass(
     summary.recipients_refused = sent.get("recipients_refused", 0)
     report("alerts", sent)
     finish_run(settings, run_id, run_dir, summary.__dict__)
+    publish_snapshot(settings)
     return summary
