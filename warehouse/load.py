@@ -162,6 +162,38 @@ def load_feed_results(con: duckdb.DuckDBPyConnection, results: Sequence[FeedResu
 # ---------------------------------------------------------------- articles, embeddings, stories
 
 
+# The articles table's columns as Arrow builds them from `Article` records. Extraction fields
+# are the part `banwatch reprocess` replaces; the rest is fixed when a page is first stored.
+EXTRACTED_COLUMNS = (
+    "article_id", "title", "text", "published_at", "language", "site_name", "extraction",
+    "outcome", "reason", "error",
+)  # fmt: skip
+
+
+def article_batch(
+    articles: Sequence[Article], run_id: str | None = None, columns: Sequence[str] | None = None
+) -> pa.Table:
+    """Arrow table of `articles` in the articles table's columns (all, or `columns`)."""
+    build = {
+        "article_id": lambda: pa.array([a.article_id for a in articles], pa.string()),
+        "url": lambda: pa.array([a.url for a in articles], pa.string()),
+        "feed_name": lambda: pa.array([a.feed_name for a in articles], pa.string()),
+        "title": lambda: pa.array([a.title for a in articles], pa.string()),
+        "text": lambda: pa.array([a.text for a in articles], pa.string()),
+        "published_at": lambda: pa.array([_utc(a.published_at) for a in articles], _TS),
+        "language": lambda: pa.array([a.language for a in articles], pa.string()),
+        "site_name": lambda: pa.array([a.site_name for a in articles], pa.string()),
+        "extraction": lambda: pa.array([a.extraction for a in articles], pa.string()),
+        "outcome": lambda: pa.array([str(a.outcome) for a in articles], pa.string()),
+        "reason": lambda: pa.array([a.reason for a in articles], pa.string()),
+        "error": lambda: pa.array([a.error for a in articles], pa.string()),
+        "raw_html_gz": lambda: pa.array([a.raw_html_gz for a in articles], pa.binary()),
+        "fetched_at": lambda: pa.array([_utc(a.fetched_at) for a in articles], _TS),
+        "run_id": lambda: pa.array([run_id] * len(articles), pa.string()),
+    }
+    return pa.table({name: build[name]() for name in (columns or build)})
+
+
 def load_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str) -> int:
     """Upsert articles on article_id; returns how many were not in the warehouse before.
 
@@ -171,25 +203,7 @@ def load_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article], r
     shows as silent in `feed_health`.
     """
     articles = _last_by(articles, "article_id")
-    batch = pa.table(
-        {
-            "article_id": pa.array([a.article_id for a in articles], pa.string()),
-            "url": pa.array([a.url for a in articles], pa.string()),
-            "feed_name": pa.array([a.feed_name for a in articles], pa.string()),
-            "title": pa.array([a.title for a in articles], pa.string()),
-            "text": pa.array([a.text for a in articles], pa.string()),
-            "published_at": pa.array([_utc(a.published_at) for a in articles], _TS),
-            "language": pa.array([a.language for a in articles], pa.string()),
-            "site_name": pa.array([a.site_name for a in articles], pa.string()),
-            "extraction": pa.array([a.extraction for a in articles], pa.string()),
-            "outcome": pa.array([str(a.outcome) for a in articles], pa.string()),
-            "reason": pa.array([a.reason for a in articles], pa.string()),
-            "error": pa.array([a.error for a in articles], pa.string()),
-            "raw_html_gz": pa.array([a.raw_html_gz for a in articles], pa.binary()),
-            "fetched_at": pa.array([_utc(a.fetched_at) for a in articles], _TS),
-            "run_id": pa.array([run_id] * len(articles), pa.string()),
-        }
-    )
+    batch = article_batch(articles, run_id)
     updated = ", ".join(
         f"{c} = excluded.{c}" for c in batch.column_names if c not in ("article_id", "url")
     )

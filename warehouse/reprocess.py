@@ -23,12 +23,11 @@ import pyarrow as pa
 
 from banwatch.records import Article, Detection
 from enrich.novelty import Holder
-from warehouse.load import _utc
+from warehouse.load import EXTRACTED_COLUMNS, _utc, article_batch
 
 logger = logging.getLogger(__name__)
 
 _names = itertools.count()
-_TS = pa.timestamp("us", tz="UTC")
 
 # Compared between the warehouse before and after: what `banwatch reprocess` reports.
 EVENT_FIELDS = (
@@ -116,20 +115,7 @@ def update_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article])
     """Replace the text and metadata of stored articles (raw HTML, run and story are kept)."""
     if not articles:
         return 0
-    batch = pa.table(
-        {
-            "article_id": pa.array([a.article_id for a in articles], pa.string()),
-            "title": pa.array([a.title for a in articles], pa.string()),
-            "text": pa.array([a.text for a in articles], pa.string()),
-            "published_at": pa.array([_utc(a.published_at) for a in articles], _TS),
-            "language": pa.array([a.language for a in articles], pa.string()),
-            "site_name": pa.array([a.site_name for a in articles], pa.string()),
-            "extraction": pa.array([a.extraction for a in articles], pa.string()),
-            "outcome": pa.array([str(a.outcome) for a in articles], pa.string()),
-            "reason": pa.array([a.reason for a in articles], pa.string()),
-            "error": pa.array([a.error for a in articles], pa.string()),
-        }
-    )
+    batch = article_batch(articles, columns=EXTRACTED_COLUMNS)
     columns = [c for c in batch.column_names if c != "article_id"]
     with _registered(con, batch) as t:
         con.execute(
