@@ -196,6 +196,53 @@ def test_index_is_persisted_and_reloaded(con, tmp_path: Path) -> None:
     )
 
 
+def test_neighbour_vectors_come_from_the_index_not_the_warehouse(con, tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    rows, centres, titles = stories_data(rng, 12, span_hours=24 * 10)  # two weekly shards
+    put(con, rows)
+    db = tmp_path / "banwatch.duckdb"
+    open_index(con, db, MODEL, DIM)
+    reloaded = StoryIndex.load(index_dir(db, MODEL), MODEL, DIM)  # memory-mapped shards
+    assert reloaded is not None and len(reloaded.shards) > 1
+    seqs, stored = {}, {}
+    for aid, seq, vector in con.execute(
+        "SELECT article_id, seq, embedding FROM article_embeddings"
+    ).fetchall():
+        seqs[aid], stored[aid] = seq, np.array(vector, np.float32)
+    order = sorted(seqs, key=lambda a: -seqs[a])  # any order, across shards
+    got = reloaded.vectors(np.array([seqs[a] for a in order]))
+    assert got is not None and got.shape == (len(order), DIM)
+    assert np.array_equal(got, np.stack([stored[a] for a in order]))  # exact, not the f16 graph's
+    assert reloaded.vectors(np.array([max(seqs.values()) + 1])) is None
+
+    found, _ = stored_articles(
+        con,
+        model=MODEL,
+        matrix=centres[:4],
+        published=[NOW] * 4,
+        now=NOW,
+        window_days=3,
+        neighbours=3,
+        warehouse_path=db,
+    )
+    assert len(found.article_ids) > 0
+    assert np.array_equal(found.matrix, np.stack([stored[a] for a in found.article_ids]))
+
+    # A pass that appended vectors and was killed before its save: the next one cuts them off.
+    more, _, _ = stories_data(rng, 3, span_hours=24)
+    more = [(f"b{r[0]}", *r[1:]) for r in more]
+    put(con, more)
+    killed = StoryIndex.load(index_dir(db, MODEL), MODEL, DIM)
+    assert killed is not None and killed.sync(con) == len(more)  # appended, never saved
+    again = open_index(con, db, MODEL, DIM)
+    assert again is not None and again.count == len(rows) + len(more)
+    want = dict(con.execute("SELECT seq, embedding FROM article_embeddings").fetchall())
+    keys = np.array(sorted(want))
+    assert np.array_equal(again.vectors(keys), np.array([want[k] for k in keys], np.float32))
+    size = (index_dir(db, MODEL) / again.vectors_file).stat().st_size
+    assert size == len(keys) * DIM * 4
+
+
 def test_rebuilt_when_missing_corrupt_or_for_another_model(con, tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     rows, _, _ = stories_data(rng, 10, span_hours=10)

@@ -156,13 +156,15 @@ def neighbour_embeddings(
     seqs: Iterable[int],
     since: dt.datetime,
     until: dt.datetime,
+    vectors: bool = True,
 ) -> dict[str, Any]:
     """Stored articles that new ones may join, found by the stories index: the embeddings with
     these `seqs`, plus the other members of their stories published between `since` and `until`
     (a story's signature is the union of its members'). Same order as `recent_embeddings`.
 
     Returns lists under article_id, story_id, published_at, language, signature (JSON or None)
-    and the float32 matrix under embedding.
+    and the float32 matrix under embedding; with `vectors=False`, the seqs under seq instead
+    (the index holds the vectors: reading them back costs more than the rest of the query).
     """
     keys = sorted({int(s) for s in seqs})
     batch = pa.table({"seq": pa.array(keys, pa.int64())})
@@ -174,7 +176,8 @@ def neighbour_embeddings(
             "ON e.seq = k.seq WHERE e.model = $model), "
             "story AS (SELECT DISTINCT a.story_id FROM articles AS a JOIN hit USING (article_id) "
             "WHERE a.story_id IS NOT NULL) "
-            "SELECT a.article_id, a.story_id, a.published_at, a.language, e.signature, e.embedding "
+            "SELECT a.article_id, a.story_id, a.published_at, a.language, e.signature, "
+            f"{'e.embedding' if vectors else 'e.seq'} "
             "FROM articles AS a JOIN article_embeddings AS e USING (article_id) "
             "WHERE e.model = $model AND a.story_id IS NOT NULL "
             "AND (a.article_id IN (SELECT article_id FROM hit) "
@@ -185,6 +188,8 @@ def neighbour_embeddings(
         ).to_arrow_table()
     finally:
         con.unregister(name)
+    if not vectors:
+        return {name: table.column(name).to_pylist() for name in table.column_names}
     return _embedding_rows(table)
 
 
