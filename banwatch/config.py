@@ -140,6 +140,11 @@ class DedupeSettings:
     index: bool = _doc(
         "Find them through the stories index beside the warehouse (false: scan the window).", True
     )
+    decider: str = _doc(
+        "'model': the hand rules plus the learned pair decision (enrich/data/story_pairs.json), "
+        "vetoes kept; 'rules': the hand thresholds and vetoes alone (docs/stories.md).",
+        "model",
+    )
 
 
 @dataclass(frozen=True)
@@ -374,6 +379,8 @@ def settings_from_dict(raw: dict[str, Any], *, path: str | None = None) -> Setti
         raise ConfigError("must be at least 1", path=path, key="alerts.max_refusals")
     if not 0.0 < settings.dedupe.threshold <= 1.0:
         raise ConfigError("must be in (0, 1]", path=path, key="dedupe.threshold")
+    if settings.dedupe.decider not in ("model", "rules"):
+        raise ConfigError("must be 'model' or 'rules'", path=path, key="dedupe.decider")
     for name in ("recipients", "digest_recipients"):
         for i, r in enumerate(getattr(settings.alerts, name)):
             if "@" not in r:

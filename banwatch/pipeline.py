@@ -302,6 +302,7 @@ def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) 
         now=now,
         signatures=signatures,
         model_languages=settings.dedupe.model_languages,
+        decider=settings.dedupe.decider,
     )
     ids_new = [a.article_id for a in articles]
     sidecar = write_matrix(path.with_suffix(".npy"), matrix)

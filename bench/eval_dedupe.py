@@ -50,6 +50,7 @@ from enrich.dedupe import (
     dedupe_stories,
     story_signature,
 )
+from enrich.story_pairs import FEATURES, PairModel, pair_features
 
 FOLDS = 5
 GRID = {
@@ -162,6 +163,7 @@ def group(
     window_days: float,
     signatures: list[Signature] | None = None,
     model_languages=ENGLISH_ONLY,
+    decider: str | PairModel = "rules",
 ) -> np.ndarray:
     """Story label of each article in `subset` (the others get -1), by the real dedupe."""
     idx = np.flatnonzero(subset)
@@ -177,6 +179,7 @@ def group(
         signatures=[sigs[i] for i in idx],
         rule=rule,
         model_languages=model_languages,
+        decider=decider,
     )
     story = {a.article_id: a.story_id for a in assigned}
     ids = {sid: k for k, sid in enumerate(sorted(set(story.values())))}
@@ -277,6 +280,133 @@ def _line(name: str, c: np.ndarray) -> str:
 def _old_signatures(s: LabelledSet) -> list[Signature]:
     """The decision before: places and apps veto, everything counts as English."""
     return [Signature(x.places, x.apps, language="en") for x in s.signatures]
+
+
+# ---------------------------------------------------------------- the learned pair decision
+
+PAIR_FLOOR = 0.1  # candidate pairs: cosine at least this (the rules' foreign floor)
+PAIR_TREES, PAIR_DEPTH, PAIR_RATE = 100, 2, 0.1
+PAIR_CUTS = 1 / (1 + np.exp(-np.arange(-3.0, 8.01, 0.25)))  # probabilities, dense near 1
+
+
+def pair_rows(
+    sets: list[LabelledSet],
+    matrices: dict[str, np.ndarray],
+    train: dict[str, np.ndarray],
+    window_days: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of the candidate pairs among training articles: within the window,
+    cosine >= PAIR_FLOOR; a positive is the same gold event (real pages: negatives, but for the
+    page saved twice)."""
+    xs, ys = [], []
+    for s in sets:
+        m, mask = matrices[s.name], train[s.name]
+        cos = m @ m.T
+        near = np.abs(s.when[:, None] - s.when[None, :]) <= window_days * 86400
+        ii, kk = np.nonzero(s.pairs & near & (cos >= PAIR_FLOOR) & mask[:, None] & mask[None, :])
+        xs += [
+            pair_features(
+                float(cos[i, k]),
+                s.when[i] - s.when[k],
+                s.signatures[i],
+                s.signatures[k],
+                ENGLISH_ONLY,
+            )
+            for i, k in zip(ii, kk, strict=True)
+        ]
+        ys.append(s.same[ii, kk])
+    return np.asarray(xs, dtype=np.float64), np.concatenate(ys)
+
+
+def fit_pair_model(
+    sets: list[LabelledSet],
+    matrices: dict[str, np.ndarray],
+    train: dict[str, np.ndarray],
+    window_days: float,
+    seed: int = 0,
+    meta: dict | None = None,
+) -> PairModel:
+    """Boosted trees on the training pairs, then the cut: the best pooled pair F1 of the real
+    grouping on the training articles among cuts that merge no two training real pages."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from enrich.detect.model import Tree
+
+    x, y = pair_rows(sets, matrices, train, window_days)
+    gb = HistGradientBoostingClassifier(
+        max_depth=PAIR_DEPTH,
+        max_iter=PAIR_TREES,
+        learning_rate=PAIR_RATE,
+        class_weight="balanced",
+        min_samples_leaf=20,
+        random_state=seed,
+    ).fit(x, y)
+    trees = []
+    for (predictor,) in gb._predictors:  # one predictor per boosting round (binary task)
+        nodes = predictor.nodes
+        trees.append(
+            Tree(
+                feature=nodes["feature_idx"].astype(np.int64),
+                threshold=nodes["num_threshold"].astype(np.float64),
+                left=nodes["left"].astype(np.int64),
+                right=nodes["right"].astype(np.int64),
+                value=nodes["value"].astype(np.float64),
+                leaf=nodes["is_leaf"].astype(bool),
+            )
+        )
+    model = PairModel(
+        FEATURES,
+        float(np.ravel(gb._baseline_prediction)[0]),
+        tuple(trees),
+        0.0,
+        PAIR_FLOOR,
+        {
+            "model": f"HistGradientBoosting depth {PAIR_DEPTH}, {PAIR_TREES} trees, "
+            f"lr {PAIR_RATE}, balanced",
+            "seed": seed,
+            "pairs": int(len(y)),
+            "positives": int(y.sum()),
+            **(meta or {}),
+        },
+    )
+    # the exported trees must score exactly as scikit-learn does
+    assert np.allclose(model.score(x[:500]), gb.decision_function(x[:500]), atol=1e-6)
+    best = None
+    for p in PAIR_CUTS:
+        cut = float(np.log(p / (1 - p)))
+        total, false_real = np.zeros(3, dtype=int), 0
+        for s in sets:
+            mask = train[s.name]
+            labels = group(
+                s, matrices[s.name], mask, JoinRule(), window_days, decider=model.with_cut(cut)
+            )
+            c = counts(s, labels, mask[:, None] & mask[None, :])
+            if s.name == REAL_PAGES:
+                false_real += int(c[1])
+            else:
+                total += c
+        score = (-false_real, prf(total)[2])
+        if best is None or score > best[0]:
+            best = (score, cut)
+    return model.with_cut(round(best[1], 6))
+
+
+def cross_validate_model(
+    sets: list[LabelledSet], matrices: dict[str, np.ndarray], window_days: float
+) -> tuple[dict[str, np.ndarray], list[float]]:
+    """Held-out (tp, fp, fn) per set of the learned decision (folds as `cross_validate`), and
+    each fold's cut."""
+    held = {s.name: np.zeros(3, dtype=int) for s in sets}
+    cuts = []
+    for k in range(FOLDS):
+        model = fit_pair_model(sets, matrices, {s.name: s.fold != k for s in sets}, window_days)
+        cuts.append(model.cut)
+        for s in sets:
+            everyone = np.ones(len(s.rows), dtype=bool)
+            labels = group(s, matrices[s.name], everyone, JoinRule(), window_days, decider=model)
+            first = np.minimum(s.fold[:, None], s.fold[None, :])
+            held[s.name] += counts(s, labels, first == k)
+    return held, cuts
 
 
 # ---------------------------------------------------------------- real pages
@@ -387,6 +517,13 @@ def main(argv: list[str] | None = None) -> None:
         print(_line(s.name, held[s.name]))
     print(_line("pooled", sum(held[s.name] for s in sets if s.name != REAL_PAGES)))
 
+    learned, cuts = cross_validate_model(sets, matrices, args.window_days)
+    print("\nthe learned pair decision (dedupe.decider = 'model'), cross-validated:")
+    print("  fold cuts (log-odds): " + ", ".join(f"{c:.2f}" for c in cuts))
+    for s in sets:
+        print(_line(s.name, learned[s.name]))
+    print(_line("pooled", sum(learned[s.name] for s in sets if s.name != REAL_PAGES)))
+
     final = fit(sets, matrices, everything, args.window_days)
     print(f"\nfitted on everything (ship these): {final}")
     print("training score (same data as the fit, NOT an estimate):")
@@ -404,12 +541,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  held out (CV): {held[pages.name][1]} false pairs")
         everyone = everything[pages.name]
         m = matrices[pages.name]
-        for label, rule, sigs in (
-            ("before (cosine 0.55 + place/app veto)", plain, _old_signatures(pages)),
-            ("now (the fitted rule, English-only model)", final, None),
+        for label, rule, sigs, decider in (
+            ("before (cosine 0.55 + place/app veto)", plain, _old_signatures(pages), "rules"),
+            ("the fitted rule alone, English-only model", final, None, "rules"),
+            ("dedupe.decider = 'model' (packaged model, default rule)", JoinRule(), None, "model"),
         ):
             multi, largest, pairs, stories = merges(
-                pages, group(pages, m, everyone, rule, args.window_days, sigs)
+                pages, group(pages, m, everyone, rule, args.window_days, sigs, decider=decider)
             )
             print(f"  {label}: {multi} multi-page stories, largest {largest}, {pairs} false pairs")
             for story in stories[:8]:

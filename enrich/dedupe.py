@@ -20,7 +20,9 @@ and its language. It is plain JSON, computed once
 per article and stored with it. Signatures also veto joins (`_conflict`): different apps,
 places that do not nest, different actions ("X blocks the app" and "X restores the app" two
 days later are two developments); a story's places, apps and actions are the union of its
-members'. How it works and its figures: docs/stories.md (`python -m bench.eval_dedupe`).
+members'. With `decider="model"` (the default, `dedupe.decider`) a learned pair decision
+(`enrich.story_pairs`) may also accept a pair `may_join` refuses; the vetoes hold either way.
+How it works and its figures: docs/stories.md (`python -m bench.eval_dedupe`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from banwatch.errors import BanwatchError
 from banwatch.records import StoryAssignment
+from enrich.story_pairs import PairModel, load_pair_model, pair_features
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ SignatureJSON = dict[str, Any]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
 _WORD = re.compile(r"\w+", re.UNICODE)
+PAIR_BATCH = 16  # candidates scored per call of the learned pair decision
 MIN_CONTENT_CHARS = 4  # title words this long carry content in most languages ("the", "und" do not)
 
 
@@ -267,6 +272,7 @@ def dedupe_stories(
     signatures: Sequence[SignatureJSON | Signature | None] | None = None,
     rule: JoinRule | None = None,
     model_languages: Collection[str] = ENGLISH_ONLY,
+    decider: str | PairModel = "model",
 ) -> tuple[list[StoryAssignment], dict[str, int]]:
     """Assign each new article to a story; returns assignments and counts.
 
@@ -276,13 +282,18 @@ def dedupe_stories(
     articles need; without them similarity alone decides (every article counts as English).
     `rule` holds the decision's thresholds (`threshold` overrides its cosine threshold);
     `model_languages` the languages the embedding model understands ({"*"} for all).
+    `decider`: "rules" (`may_join`), "model" (a pair joins when `may_join` or the learned pair
+    decision of `enrich.story_pairs` accepts it), or a `PairModel`; `_conflict`'s vetoes hold
+    for every decider.
     """
     n = len(article_ids)
     if n == 0:
         return [], {"articles": 0, "new_stories": 0, "joined_stored": 0, "joined_new": 0}
     rule = JoinRule(threshold=threshold, **_rest(rule))
+    model = _pair_model(decider)
     sig = [Signature.of(s) for s in signatures] if signatures is not None else [UNSIGNED] * n
-    window, floor = window_days * 86400.0, rule.floor
+    window = window_days * 86400.0
+    floor = min(model.floor, rule.floor) if model is not None else rule.floor
     order = sorted(range(n), key=lambda i: (_seconds(published[i], now), article_ids[i]))
     n_old = len(stored.article_ids)
     times = np.array(
@@ -317,12 +328,31 @@ def dedupe_stories(
         sims = sims_all[i]
         ok = eligible & (sims >= floor) & (np.abs(times - times[n_old + i]) <= window)
         cands = np.flatnonzero(ok)
+        cands = cands[np.argsort(-sims[cands], kind="stable")]
+        accepted = np.zeros(len(cands), dtype=bool)
         best: tuple[float, str, bool] | None = None
-        for k in cands[np.argsort(-sims[cands], kind="stable")]:
+        for c, k in enumerate(cands):
+            if model is not None and c % PAIR_BATCH == 0:  # pair scores a batch at a time:
+                # the first acceptable candidate usually comes early (a scan may hold thousands)
+                batch = cands[c : c + PAIR_BATCH]
+                accepted[c : c + len(batch)] = model.accepts(
+                    [
+                        pair_features(
+                            float(sims[j]),
+                            times[j] - times[n_old + i],
+                            sig[i],
+                            signature_of(j),
+                            model_languages,
+                        )
+                        for j in batch
+                    ]
+                )
             old = bool(k < n_old)
             sid = stored.story_ids[k] if old else story_of[k - n_old]
-            if not _conflict(sig[i], story_sig[sid], rule) and may_join(
-                float(sims[k]), sig[i], signature_of(k), rule, model_languages
+            # The vetoes hold whatever the decider; the model adds joins to the rules' own.
+            if not _conflict(sig[i], story_sig[sid], rule) and (
+                bool(accepted[c])
+                or may_join(float(sims[k]), sig[i], signature_of(k), rule, model_languages)
             ):
                 best = (float(sims[k]), sid, old)
                 break
@@ -346,6 +376,17 @@ def dedupe_stories(
         counts["joined_new"],
     )
     return assignments, counts
+
+
+def _pair_model(decider: str | PairModel) -> PairModel | None:
+    """The learned pair decision to use, or None for the rules."""
+    if decider == "rules":
+        return None
+    if decider == "model":
+        return load_pair_model()
+    if isinstance(decider, PairModel):
+        return decider
+    raise BanwatchError(f"dedupe.decider must be 'model' or 'rules', not {decider!r}")
 
 
 def _rest(rule: JoinRule | None) -> dict[str, Any]:

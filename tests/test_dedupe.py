@@ -216,3 +216,80 @@ def test_stored_signatures_decide_as_new_ones_do(embedder) -> None:
             signatures=[story_signature(t1, x1, l1) if stored_sigs else None],
         )
         assert (got[0].story_id == "s-old") is expect_join
+
+
+# ---------------------------------------------------------------- the learned pair decision
+
+
+def _unit_pair(cosine: float) -> np.ndarray:
+    """Two unit rows at exactly this cosine (the decision, not the embedder, under test)."""
+    return np.array([[1.0, 0.0], [cosine, (1 - cosine**2) ** 0.5]], dtype=np.float32)
+
+
+def _kenya(app: str, words: set[str]):
+    from enrich.dedupe import Signature
+
+    return Signature(
+        frozenset({"KE"}), frozenset({app}), frozenset({"ban"}), frozenset(words), "en"
+    )
+
+
+def _two(cosine: float, a, b, decider: str):
+    assigned, _ = dedupe_stories(
+        ["first", "second"],
+        [NOW, NOW + dt.timedelta(hours=3)],
+        _unit_pair(cosine),
+        StoredArticles.empty(2),
+        threshold=0.55,
+        window_days=3,
+        now=NOW,
+        signatures=[a, b],
+        decider=decider,
+    )
+    return assigned[0].story_id == assigned[1].story_id
+
+
+def test_the_model_joins_same_place_app_and_action_below_the_rules_bar() -> None:
+    a = _kenya("TikTok", {"kenya", "suspends", "tiktok"})
+    b = _kenya("TikTok", {"goes", "dark", "across", "kenya", "tiktok"})
+    assert not _two(0.45, a, b, "rules")  # the rules want cosine 0.5 with the same entities
+    assert _two(0.45, a, b, "model")
+    assert not _two(0.05, a, b, "model")  # below every floor nothing joins
+
+
+def test_the_vetoes_hold_for_the_model() -> None:
+    a = _kenya("TikTok", {"kenya", "suspends", "tiktok"})
+    b = _kenya("Telegram", {"kenya", "suspends", "telegram"})
+    assert _two(0.95, a, a, "model")
+    assert not _two(0.95, a, b, "model")  # different apps however alike the words
+
+
+def test_unknown_decider_is_one_clear_error() -> None:
+    from banwatch.errors import BanwatchError
+
+    a = _kenya("TikTok", {"tiktok"})
+    with pytest.raises(BanwatchError, match="dedupe.decider"):
+        _two(0.9, a, a, "oracle")
+
+
+def test_packaged_pair_model_scores_as_its_trees_do() -> None:
+    from enrich.story_pairs import FEATURES, MODEL_FILE, load_pair_model
+
+    model = load_pair_model()
+    assert model.names == FEATURES and model.meta["trained_on"] and model.meta["seed"] == 0
+    assert MODEL_FILE.stat().st_size < 200_000
+    x = np.random.default_rng(0).uniform(0, 3, size=(64, len(FEATURES)))
+    x[:, 0] = np.linspace(-0.2, 1.0, 64)  # cosine
+    per_tree = model.baseline + sum(t.predict(x) for t in model.trees)
+    assert np.allclose(model.score(x), per_tree)
+    assert model.accepts(x).dtype == bool and model.accepts(x).any() and not model.accepts(x).all()
+
+
+def test_config_rejects_an_unknown_decider(tmp_path) -> None:
+    from banwatch.config import load_settings
+    from banwatch.errors import BanwatchError
+
+    path = tmp_path / "banwatch.toml"
+    path.write_text('[dedupe]\ndecider = "oracle"\n')
+    with pytest.raises(BanwatchError, match="dedupe.decider"):
+        load_settings(path)
