@@ -330,7 +330,7 @@ def fit_pair_model(
     grouping on the training articles among cuts that merge no two training real pages."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from enrich.detect.model import Tree
+    from enrich.detect.model import trees_from_sklearn
 
     x, y = pair_rows(sets, matrices, train, window_days)
     gb = HistGradientBoostingClassifier(
@@ -341,23 +341,11 @@ def fit_pair_model(
         min_samples_leaf=20,
         random_state=seed,
     ).fit(x, y)
-    trees = []
-    for (predictor,) in gb._predictors:  # one predictor per boosting round (binary task)
-        nodes = predictor.nodes
-        trees.append(
-            Tree(
-                feature=nodes["feature_idx"].astype(np.int64),
-                threshold=nodes["num_threshold"].astype(np.float64),
-                left=nodes["left"].astype(np.int64),
-                right=nodes["right"].astype(np.int64),
-                value=nodes["value"].astype(np.float64),
-                leaf=nodes["is_leaf"].astype(bool),
-            )
-        )
+    trees = trees_from_sklearn(gb)
     model = PairModel(
         FEATURES,
         float(np.ravel(gb._baseline_prediction)[0]),
-        tuple(trees),
+        trees,
         0.0,
         PAIR_FLOOR,
         {

@@ -149,17 +149,7 @@ class PairModel:
             "baseline": round(self.baseline, 6),
             "cut": round(self.cut, 6),
             "floor": self.floor,
-            "trees": [
-                {
-                    "feature": t.feature.tolist(),
-                    "threshold": [round(float(v), 6) for v in t.threshold],
-                    "left": t.left.tolist(),
-                    "right": t.right.tolist(),
-                    "value": [round(float(v), 6) for v in t.value],
-                    "leaf": [int(v) for v in t.leaf],
-                }
-                for t in self.trees
-            ],
+            "trees": [t.to_json() for t in self.trees],
             "meta": self.meta,
         }
 
@@ -170,17 +160,7 @@ class PairModel:
                 f"dedupe: {where} is not a {FORMAT} file with today's features; "
                 "write one with scripts/train_story_pairs.py"
             )
-        trees = tuple(
-            Tree(
-                feature=np.asarray(t["feature"], dtype=np.int64),
-                threshold=np.asarray(t["threshold"], dtype=np.float64),
-                left=np.asarray(t["left"], dtype=np.int64),
-                right=np.asarray(t["right"], dtype=np.int64),
-                value=np.asarray(t["value"], dtype=np.float64),
-                leaf=np.asarray(t["leaf"], dtype=bool),
-            )
-            for t in data["trees"]
-        )
+        trees = tuple(Tree.from_json(t) for t in data["trees"])
         return cls(
             tuple(data["names"]),
             float(data["baseline"]),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,45 @@ class Tree:
             go_left = x[rows[inner], self.feature[n]] <= self.threshold[n]
             node[inner] = np.where(go_left, self.left[n], self.right[n])
 
+    def to_json(self) -> dict:
+        return {
+            "feature": self.feature.tolist(),
+            "threshold": [round(float(v), 6) for v in self.threshold],
+            "left": self.left.tolist(),
+            "right": self.right.tolist(),
+            "value": [round(float(v), 6) for v in self.value],
+            "leaf": [int(v) for v in self.leaf],
+        }
+
+    @classmethod
+    def from_json(cls, t: dict) -> Tree:
+        return cls(
+            feature=np.asarray(t["feature"], dtype=np.int64),
+            threshold=np.asarray(t["threshold"], dtype=np.float64),
+            left=np.asarray(t["left"], dtype=np.int64),
+            right=np.asarray(t["right"], dtype=np.int64),
+            value=np.asarray(t["value"], dtype=np.float64),
+            leaf=np.asarray(t["leaf"], dtype=bool),
+        )
+
+
+def trees_from_sklearn(fitted: Any) -> tuple[Tree, ...]:
+    """The node arrays of a fitted binary HistGradientBoostingClassifier, one Tree per round."""
+    trees = []
+    for (predictor,) in fitted._predictors:  # one predictor per boosting round (binary task)
+        nodes = predictor.nodes
+        trees.append(
+            Tree(
+                feature=nodes["feature_idx"].astype(np.int64),
+                threshold=nodes["num_threshold"].astype(np.float64),
+                left=nodes["left"].astype(np.int64),
+                right=nodes["right"].astype(np.int64),
+                value=nodes["value"].astype(np.float64),
+                leaf=nodes["is_leaf"].astype(bool),
+            )
+        )
+    return tuple(trees)
+
 
 @dataclass(frozen=True)
 class DetectorModel:
@@ -79,17 +119,7 @@ class DetectorModel:
             "format": FORMAT,
             "names": list(self.names),
             "baseline": round(self.baseline, 6),
-            "trees": [
-                {
-                    "feature": t.feature.tolist(),
-                    "threshold": [round(float(v), 6) for v in t.threshold],
-                    "left": t.left.tolist(),
-                    "right": t.right.tolist(),
-                    "value": [round(float(v), 6) for v in t.value],
-                    "leaf": [int(v) for v in t.leaf],
-                }
-                for t in self.trees
-            ],
+            "trees": [t.to_json() for t in self.trees],
             "calib_x": [round(float(v), 6) for v in self.calib_x],
             "calib_y": [round(float(v), 6) for v in self.calib_y],
             "meta": self.meta,
@@ -105,14 +135,7 @@ class DetectorModel:
         n = len(data["names"])
         trees = []
         for t in data["trees"]:
-            tree = Tree(
-                feature=np.asarray(t["feature"], dtype=np.int64),
-                threshold=np.asarray(t["threshold"], dtype=np.float64),
-                left=np.asarray(t["left"], dtype=np.int64),
-                right=np.asarray(t["right"], dtype=np.int64),
-                value=np.asarray(t["value"], dtype=np.float64),
-                leaf=np.asarray(t["leaf"], dtype=bool),
-            )
+            tree = Tree.from_json(t)
             if tree.feature.size and (tree.feature.max() >= n or tree.left.max() >= tree.leaf.size):
                 raise BanwatchError(f"detect.model_path: {where} has broken trees; retrain it")
             trees.append(tree)

@@ -37,7 +37,7 @@ from enrich.apps import default_catalogue
 from enrich.detect.article import Candidate, find_candidates
 from enrich.detect.decide import ArticleCandidates, Batch, featurize
 from enrich.detect.features import feature_matrix
-from enrich.detect.model import DetectorModel, Tree
+from enrich.detect.model import DetectorModel, trees_from_sklearn
 
 logger = logging.getLogger(__name__)
 
@@ -293,23 +293,11 @@ def fit(
         oof[test] = _trees(seed).fit(x[train], y[train]).decision_function(x[test])
     calib_x, calib_y = _calibration(oof, y)
     final = _trees(seed).fit(x, y)
-    trees = []
-    for (predictor,) in final._predictors:  # one predictor per boosting round (binary task)
-        nodes = predictor.nodes
-        trees.append(
-            Tree(
-                feature=nodes["feature_idx"].astype(np.int64),
-                threshold=nodes["num_threshold"].astype(np.float64),
-                left=nodes["left"].astype(np.int64),
-                right=nodes["right"].astype(np.int64),
-                value=nodes["value"].astype(np.float64),
-                leaf=nodes["is_leaf"].astype(bool),
-            )
-        )
+    trees = trees_from_sklearn(final)
     model = DetectorModel(
         names=tuple(names),
         baseline=float(np.ravel(final._baseline_prediction)[0]),
-        trees=tuple(trees),
+        trees=trees,
         calib_x=calib_x,
         calib_y=calib_y,
         meta={
