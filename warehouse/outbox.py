@@ -330,9 +330,12 @@ def skip_old_news(con: duckdb.DuckDBPyConnection, recency_days: int) -> list[str
     reason in `last_error`; it is never emailed. Events with no recorded pass are left alone.
     """
     rows = con.execute(
+        # Only due alerts' events: the first-pass times are not computed over all history.
         "WITH first_pass AS (SELECT s.event_id, min(r.started_at) AS at FROM event_sources AS s "
         "JOIN articles AS ar ON ar.article_id = s.article_id "
-        "JOIN runs AS r ON r.run_id = ar.run_id GROUP BY s.event_id) "
+        "JOIN runs AS r ON r.run_id = ar.run_id "
+        "WHERE s.event_id IN (SELECT event_id FROM alerts WHERE status IN ('pending', 'sending')) "
+        "GROUP BY s.event_id) "
         "UPDATE alerts SET status = 'skipped', last_error = ? || ': announced ' || "
         "strftime(e.announced_on, '%Y-%m-%d') || ', first seen by the pass of ' || "
         "strftime(f.at, '%Y-%m-%d') || ' (more than alerts.recency_days = ' || ? || "
