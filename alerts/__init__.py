@@ -12,11 +12,11 @@ __all__ = ["SmtpMailer", "compose_alert", "send_alerts"]
 
 def __getattr__(name: str) -> Any:
     if name == "compose_alert":
-        from alerts.compose import compose_alert
+        from banwatch.alerts.compose import compose_alert
 
         return compose_alert
     if name in ("SmtpMailer", "send_alerts"):
-        from alerts import send
+        from banwatch.alerts import send
 
         return getattr(send, name)
     raise AttributeError(f"module 'alerts' has no attribute {name!r}")

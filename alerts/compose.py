@@ -60,7 +60,7 @@ _BAN_WORDS = re.compile(
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("alerts", "templates"),
+        loader=jinja2.PackageLoader("banwatch.alerts", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         trim_blocks=True,
         lstrip_blocks=True,

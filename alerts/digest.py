@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from typing import Any
 
-from alerts.compose import SUBJECT_PREFIX, _environment
+from banwatch.alerts.compose import SUBJECT_PREFIX, _environment
 
 
 def compose_digest(

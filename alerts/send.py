@@ -33,11 +33,11 @@ from email.message import EmailMessage
 from typing import Protocol
 
 import duckdb
+from banwatch.alerts.compose import compose_alert
+from banwatch.warehouse import outbox
 
-from alerts.compose import compose_alert
 from banwatch.config import AlertSettings
 from banwatch.errors import AlertError
-from warehouse import outbox
 
 logger = logging.getLogger(__name__)
 

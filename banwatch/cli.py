@@ -261,7 +261,7 @@ def run_exit_code(summary: Any, max_failed_ratio: float) -> int:
 
 def failed_feed_lines(settings: Settings, limit: int = FAILED_FEEDS_SHOWN) -> list[str]:
     """One line per feed whose poll failed (hard or temporary) this pass, in config order."""
-    from warehouse import connect
+    from banwatch.warehouse import connect
 
     names = [feed.name for feed in settings.feeds]
     with connect(settings.warehouse.path) as con:
@@ -342,7 +342,7 @@ def run(config_path: str, replay: bool, no_alerts: bool) -> None:
 
 
 def _open_snapshot(settings: Settings):
-    from warehouse.store import open_reader
+    from banwatch.warehouse.store import open_reader
 
     return open_reader(settings.warehouse.snapshot)
 
@@ -616,7 +616,7 @@ def _writer(settings: Settings):
     """The warehouse file itself (not the snapshot): these commands change the outbox."""
     from pathlib import Path
 
-    from warehouse import connect
+    from banwatch.warehouse import connect
 
     if not Path(settings.warehouse.path).exists():
         raise BanwatchError(f"{settings.warehouse.path}: no warehouse yet; run `banwatch run` once")
@@ -648,7 +648,7 @@ def alerts_list(config_path: str, status: str | None, fmt: str) -> None:
     Each alert's status, attempts, refusals (whole email refused), the recipients that have not
     got it (with the server's reply code) and the last error.
     """
-    from warehouse import outbox
+    from banwatch.warehouse import outbox
 
     with _writer(load_settings(config_path)) as con:
         columns, rows = outbox.list_alerts(con, status)
@@ -666,7 +666,7 @@ def alerts_resend(event_id: str | None, all_failed: bool, config_path: str) -> N
     It goes to each configured recipient that has not accepted it, with the same Message-ID;
     an alert every recipient already accepted goes to all of them again.
     """
-    from warehouse import outbox
+    from banwatch.warehouse import outbox
 
     if bool(event_id) == all_failed:
         raise click.UsageError("give one EVENT_ID or --all-failed")
@@ -691,7 +691,7 @@ def alerts_skip(event_id: str, config_path: str) -> None:
 
     Its status becomes `skipped`; `banwatch alerts resend EVENT_ID` undoes it.
     """
-    from warehouse import outbox
+    from banwatch.warehouse import outbox
 
     with _writer(load_settings(config_path)) as con:
         before = outbox.skip(con, event_id)
@@ -744,8 +744,8 @@ def review() -> None:
 @verbosity_options
 def review_judge(event_id: str, verdict: str | None, note: str | None, config_path: str) -> None:
     """Record a judgement of EVENT_ID: --confirm or --reject, with an optional --note."""
-    from warehouse import review as reviews
-    from warehouse import store
+    from banwatch.warehouse import review as reviews
+    from banwatch.warehouse import store
 
     if verdict is None:
         raise click.UsageError("give --confirm or --reject")
@@ -769,7 +769,7 @@ def review_list(event_id: str | None, config_path: str, fmt: str) -> None:
 
     `current` marks each event's latest judgement, the one that counts.
     """
-    from warehouse import review as reviews
+    from banwatch.warehouse import review as reviews
 
     with _writer(load_settings(config_path)) as con:
         columns, rows = reviews.list_judgements(con, event_id)
@@ -791,7 +791,7 @@ def review_export(out: str, config_path: str) -> None:
     One row per event (its latest judgement): the verdict, the event's fields and its evidence
     article's id, url, title and text.
     """
-    from warehouse import review as reviews
+    from banwatch.warehouse import review as reviews
 
     with _writer(load_settings(config_path)) as con:
         count = reviews.export_judgements(con, out)

@@ -94,7 +94,7 @@ def run_demo(
     from banwatch.newsroom import Newsroom
     from banwatch.pipeline import run_pass
     from banwatch.sample import load_sample
-    from warehouse.store import open_reader
+    from banwatch.warehouse.store import open_reader
 
     workdir = Path(workdir)
     _prepare_workdir(workdir)

@@ -108,7 +108,7 @@ def _articles_from(paths: Iterable[str]) -> list[Article]:
 
 
 def _connect(settings: Settings):
-    from warehouse import connect
+    from banwatch.warehouse import connect
 
     return connect(settings.warehouse.path, lock_timeout=settings.warehouse.lock_timeout)
 
@@ -132,7 +132,7 @@ STALE_RUN_AFTER = dt.timedelta(hours=6)
 
 def _stale_reason(run: dict[str, Any], pid: int | None, host: str) -> str | None:
     """Why the `running` row `run` (not the current run) is stale, or None if it may be live."""
-    from warehouse.store import process_alive
+    from banwatch.warehouse.store import process_alive
 
     if run["pid"] is not None and run["host"] == host:
         if run["pid"] == os.getpid() or not process_alive(run["pid"]):
@@ -146,7 +146,7 @@ def _stale_reason(run: dict[str, Any], pid: int | None, host: str) -> str | None
 
 def _abort_stale_runs(settings: Settings, con: Any, run_id: str, pid: int | None) -> list[str]:
     """Mark stale `running` rows `aborted` with the reason, and remove their staging."""
-    from warehouse import store
+    from banwatch.warehouse import store
 
     host = socket.gethostname()
     aborted = []
@@ -180,7 +180,7 @@ def start_run(
     killed publication left beside the snapshot). `pid` is the process that runs the WHOLE pass
     (`run_pass` gives its own); the DAG gives none, since its tasks run in many processes.
     """
-    from warehouse import store
+    from banwatch.warehouse import store
 
     run_dir = Path(settings.staging.dir) / _safe(run_id)
     try:  # before the run is recorded: a bad staging.dir leaves no run behind
@@ -216,8 +216,8 @@ def start_run(
 
 def poll_feeds(settings: Settings, run_dir: str, batch: list[str]) -> dict[str, Any]:
     """Network: conditional GET of one batch of feeds; stages results and their new entries."""
-    from ingest.feeds import fetch_feeds, new_entries
-    from ingest.http import make_client
+    from banwatch.ingest.feeds import fetch_feeds, new_entries
+    from banwatch.ingest.http import make_client
 
     state = _state(run_dir)
     wanted = set(batch)
@@ -242,9 +242,9 @@ def fetch_and_extract(
     Extraction runs in `fetch.extract_workers` processes; `on_article` sees each article as it
     is extracted (`run_pass` embeds them meanwhile, see `enrich.embed.EmbedAhead`).
     """
-    from ingest.extract import fetch_and_extract as run
-    from ingest.extract_pool import default_workers
-    from ingest.http import make_client
+    from banwatch.ingest.extract import fetch_and_extract as run
+    from banwatch.ingest.extract_pool import default_workers
+    from banwatch.ingest.http import make_client
 
     entries = _polled(poll_path)[1]
     workers = default_workers(settings.fetch.extract_workers)
@@ -265,9 +265,9 @@ def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) 
     new article's `dedupe.neighbours` nearest within its own window, never the whole window.
     Each new article's signature is computed here once and staged, to be stored at load.
     """
-    from enrich.dedupe import dedupe_stories
-    from enrich.embed import embed_texts, embedder_from
-    from enrich.story_index import signature_json, signature_of, stored_articles
+    from banwatch.enrich.dedupe import dedupe_stories
+    from banwatch.enrich.embed import embed_texts, embedder_from
+    from banwatch.enrich.story_index import signature_json, signature_of, stored_articles
 
     articles = _articles_from(article_paths)
     now = _state(run_dir)["now"]
@@ -321,7 +321,7 @@ def _update_story_index(settings: Settings, con: Any, model: str) -> None:
     is logged, not fatal; a kill before the save is caught up by the next open)."""
     if not settings.dedupe.index or not model:
         return
-    from enrich.story_index import open_index
+    from banwatch.enrich.story_index import open_index
 
     try:
         open_index(con, settings.warehouse.path, model, None)
@@ -331,8 +331,8 @@ def _update_story_index(settings: Settings, con: Any, model: str) -> None:
 
 def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) -> dict[str, Any]:
     """CPU: detect government app-ban events (and background mentions) in the new articles."""
-    from enrich.apps import load_catalogue
-    from enrich.detect import detect_ban_events, load_model
+    from banwatch.enrich.apps import load_catalogue
+    from banwatch.enrich.detect import detect_ban_events, load_model
 
     articles = _articles_from(article_paths)
     catalogue = load_catalogue(settings.detect.apps_file or None)
@@ -374,9 +374,9 @@ def load(
     evaluation over an archive), so the recency window is applied as if banwatch had been running
     then; otherwise everything new is first seen `now`.
     """
+    from banwatch.enrich.novelty import holder_of, inherit_scopes, resolve_events
     from banwatch.faults import checkpoint
-    from enrich.novelty import holder_of, inherit_scopes, resolve_events
-    from warehouse import store
+    from banwatch.warehouse import store
 
     run_id = _state(run_dir)["run_id"]
     results = [r for p in poll_paths for r in _polled(p)[0]]
@@ -435,8 +435,8 @@ def send_alerts(settings: Settings) -> dict[str, Any]:
     The counts include `undelivered` and `recipients_refused` (see `alerts.send.send_alerts`),
     which make `banwatch run` exit 4.
     """
-    from alerts.send import SmtpMailer
-    from alerts.send import send_alerts as send
+    from banwatch.alerts.send import SmtpMailer
+    from banwatch.alerts.send import send_alerts as send
 
     with _connect(settings) as con:
         counts = send(con, SmtpMailer(settings.alerts), settings.alerts)
@@ -445,7 +445,7 @@ def send_alerts(settings: Settings) -> dict[str, Any]:
 
 def finish_run(settings: Settings, run_id: str, run_dir: str, counts: dict[str, Any]) -> str:
     """DB write: record the run's counts, remove its staging directory, return the summary line."""
-    from warehouse import store
+    from banwatch.warehouse import store
 
     summary = PassSummary(
         **{k: int(v) for k, v in counts.items() if k in PassSummary.__dataclass_fields__}
@@ -463,7 +463,7 @@ def publish_snapshot(settings: Settings) -> dict[str, Any]:
     `fail_run` publishes too, so a pass whose load committed but that failed later still shows
     its events (see docs/warehouse.md).
     """
-    from warehouse import store
+    from banwatch.warehouse import store
 
     with _connect(settings) as con:
         path = store.publish_snapshot(con, settings.warehouse.snapshot)
@@ -478,7 +478,7 @@ def fail_run(settings: Settings, run_id: str, error: str) -> None:
     failed early. A pass killed outright is published by the next pass's end.
     """
     from banwatch.errors import WarehouseError
-    from warehouse import store
+    from banwatch.warehouse import store
 
     with _connect(settings) as con:
         store.fail_run(con, run_id, error)
@@ -505,7 +505,7 @@ def clean_staging(settings: Settings, older_than_days: int, now: dt.datetime) ->
 
 def maintenance(settings: Settings) -> dict[str, Any]:
     """DB write: checkpoint and vacuum the warehouse, then republish the analysts' snapshot."""
-    from warehouse import store
+    from banwatch.warehouse import store
 
     path = Path(settings.warehouse.path)
     before = path.stat().st_size if path.exists() else 0
@@ -576,9 +576,9 @@ def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
     often this runs (by hand and by schedule): the `digests` table records it. With
     `alerts.digest_report` the HTML report (`banwatch report`) is attached.
     """
-    from alerts.digest import compose_digest
-    from alerts.send import SmtpMailer
-    from warehouse import store
+    from banwatch.alerts.digest import compose_digest
+    from banwatch.alerts.send import SmtpMailer
+    from banwatch.warehouse import store
 
     recipients = settings.alerts.digest_recipients
     if not recipients or not settings.alerts.enabled:
@@ -614,7 +614,7 @@ def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
             sent_at=dt.datetime.now(dt.UTC),
         )
         if settings.alerts.digest_report:
-            from alerts.digest import attach_report
+            from banwatch.alerts.digest import attach_report
             from banwatch.report import build_report
 
             attach_report(message, build_report(con), day)
@@ -681,8 +681,8 @@ def _rest_of_pass(
     report: Progress,
     send: bool = True,
 ) -> PassSummary:
-    from enrich.embed import EmbedAhead
-    from ingest.extract_pool import default_workers
+    from banwatch.enrich.embed import EmbedAhead
+    from banwatch.ingest.extract_pool import default_workers
 
     run_dir = started["run_dir"]
     summary = PassSummary()

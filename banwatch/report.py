@@ -25,9 +25,9 @@ from typing import Any
 import duckdb
 import jinja2
 
-from alerts.compose import is_web_url, outlet_name
+from banwatch.alerts.compose import is_web_url, outlet_name
 from banwatch.errors import BanwatchError
-from warehouse import report_queries as q
+from banwatch.warehouse import report_queries as q
 
 logger = logging.getLogger(__name__)
 

@@ -89,8 +89,8 @@ class _DryRun(Exception):
 
 def reextract(row: dict[str, Any]) -> Article:
     """The article as the current extractor reads its stored raw HTML (or the stored one)."""
-    from ingest.extract import extract_article
-    from ingest.fetch import FetchedPage, decode_html
+    from banwatch.ingest.extract import extract_article
+    from banwatch.ingest.fetch import FetchedPage, decode_html
 
     stored = Article(
         article_id=row["article_id"],
@@ -132,8 +132,8 @@ def reextract(row: dict[str, Any]) -> Article:
 
 def detector(settings: Settings) -> Callable[[Sequence[Article]], list[Detection]]:
     """Detection exactly as `pipeline.detect_events` configures it, loaded once."""
-    from enrich.apps import load_catalogue
-    from enrich.detect import detect_ban_events, load_model
+    from banwatch.enrich.apps import load_catalogue
+    from banwatch.enrich.detect import detect_ban_events, load_model
 
     catalogue = load_catalogue(settings.detect.apps_file or None)
     model = load_model(settings.detect.model_path) if settings.detect.decider == "model" else None
@@ -158,7 +158,7 @@ def _holder(d: Detection) -> tuple[str, str, str]:
 
 
 def _changes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[Change]:
-    from warehouse.reprocess import EVENT_FIELDS
+    from banwatch.warehouse.reprocess import EVENT_FIELDS
 
     out = []
     for eid in sorted(set(before) | set(after)):
@@ -184,7 +184,7 @@ def reprocess(
     progress: Progress | None = None,
 ) -> Report:
     """Re-extract, re-detect and re-resolve the articles fetched since `since`; see the module."""
-    from warehouse import store
+    from banwatch.warehouse import store
 
     if not Path(settings.warehouse.path).exists():
         raise BanwatchError(
@@ -216,10 +216,10 @@ def _rebuild(
     report: Report,
     progress: Progress,
 ) -> None:
+    from banwatch.enrich.novelty import holder_of, inherit_scopes, resolve_events
     from banwatch.faults import checkpoint
-    from enrich.novelty import holder_of, inherit_scopes, resolve_events
-    from warehouse import reprocess as sql
-    from warehouse import store
+    from banwatch.warehouse import reprocess as sql
+    from banwatch.warehouse import store
 
     ids = sql.article_ids_since(con, since)
     report.articles = len(ids)

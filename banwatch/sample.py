@@ -384,7 +384,7 @@ def golden_extract(html: str) -> dict[str, Any]:
     upgrade of trafilatura (or a change to `ingest.extract`) that alters extraction shows up
     as a failing test.
     """
-    from ingest.extract import extract_page  # lazy: trafilatura takes ~0.5 s to import
+    from banwatch.ingest.extract import extract_page  # lazy: trafilatura takes ~0.5 s to import
 
     doc = extract_page(html)
     empty = {"title": None, "text": None, "date": None, "language": None, "sitename": None}

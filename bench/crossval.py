@@ -21,13 +21,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
+from banwatch.enrich.apps import default_catalogue
+from banwatch.enrich.detect.decide import Batch, decide
+from banwatch.enrich.detect.training import Labelled, build, cross_validate
 
 from bench.eval_events import events_from_detections
 from bench.labelled import read_set, set_dirs
 from bench.scoring import NEGATIVE_LABELS, GoldEvent, PredictedEvent, Report, score
-from enrich.apps import default_catalogue
-from enrich.detect.decide import Batch, decide
-from enrich.detect.training import Labelled, build, cross_validate
 
 logger = logging.getLogger(__name__)
 RECENCY_DAYS = 14

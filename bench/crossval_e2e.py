@@ -20,12 +20,13 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from banwatch.enrich.detect.features import feature_matrix
+from banwatch.enrich.detect.training import _folds, build, fit, situation_of
+
 from bench.crossval import load_all
 from bench.eval_events import score_e2e
 from bench.labelled import set_dirs
 from bench.scoring import NEGATIVE_LABELS, load_gold
-from enrich.detect.features import feature_matrix
-from enrich.detect.training import _folds, build, fit, situation_of
 
 logger = logging.getLogger(__name__)
 

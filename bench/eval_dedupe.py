@@ -39,10 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from bench.eval_events import article_text
-from bench.labelled import SET_NAMES, read_set, set_dirs
-from enrich.dedupe import (
+from banwatch.enrich.dedupe import (
     ENGLISH_ONLY,
     JoinRule,
     Signature,
@@ -50,7 +47,10 @@ from enrich.dedupe import (
     dedupe_stories,
     story_signature,
 )
-from enrich.story_pairs import FEATURES, PairModel, pair_features
+from banwatch.enrich.story_pairs import FEATURES, PairModel, pair_features
+
+from bench.eval_events import article_text
+from bench.labelled import SET_NAMES, read_set, set_dirs
 
 FOLDS = 5
 GRID = {
@@ -123,7 +123,7 @@ def load_sets(names: list[str], window_days: float) -> list[LabelledSet]:
 
 
 def _first_sentence_input(row: dict) -> str:
-    from enrich.dedupe import _first_sentence
+    from banwatch.enrich.dedupe import _first_sentence
 
     return f"{row['headline']}. {_first_sentence(row['text'])}"
 
@@ -147,7 +147,7 @@ INPUTS = {
 
 
 def embed(texts: list[str], max_tokens: int) -> np.ndarray:
-    from enrich.embed import embed_texts, load_embedder
+    from banwatch.enrich.embed import embed_texts, load_embedder
 
     return embed_texts(texts, load_embedder(max_tokens=max_tokens))
 
@@ -328,9 +328,8 @@ def fit_pair_model(
 ) -> PairModel:
     """Boosted trees on the training pairs, then the cut: the best pooled pair F1 of the real
     grouping on the training articles among cuts that merge no two training real pages."""
+    from banwatch.enrich.detect.model import trees_from_sklearn
     from sklearn.ensemble import HistGradientBoostingClassifier
-
-    from enrich.detect.model import trees_from_sklearn
 
     x, y = pair_rows(sets, matrices, train, window_days)
     gb = HistGradientBoostingClassifier(
@@ -404,9 +403,10 @@ def real_page_set(root: Path) -> LabelledSet:
     """The Fundus test pages as a set with no story: extracted as ingest does, all published
     at one moment (one window, the worst case). Pages of one publisher with the same title (the
     same article saved twice) are one story; every other grouped pair is a false merge."""
+    from banwatch.ingest.extract import extract_page
+    from banwatch.ingest.fetch import decode_html
+
     from bench.realpages import load_pages
-    from ingest.extract import extract_page
-    from ingest.fetch import decode_html
 
     rows = []
     when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -38,6 +38,8 @@ import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
+from banwatch.enrich.apps import AppCatalogue
+
 from bench.harness import FeedEntry, read_events, run_banwatch, write_config
 from bench.scoring import (
     Evaluation,
@@ -47,7 +49,6 @@ from bench.scoring import (
     load_gold,
     restrict_gold,
 )
-from enrich.apps import AppCatalogue
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,9 @@ def article_mode(
     article first seen when it was published (`--replay`). Returns the events (with their
     status) and the CPU seconds spent. On the sets the packaged model was fitted on this is a
     training score: `bench/crossval.py` gives the cross-validated one."""
+    from banwatch.enrich.detect import detect_ban_events, load_model
+
     from banwatch.records import Article
-    from enrich.detect import detect_ban_events, load_model
 
     rows = sorted(articles, key=_published)
     started = time.process_time()
@@ -157,7 +159,7 @@ def events_from_detections(
 ) -> list[PredictedEvent]:
     """Resolve detections into events exactly as the load step does (`enrich.novelty`), each
     article first seen when it was published, and tag each event with its rows."""
-    from enrich.novelty import inherit_scopes, resolve_events
+    from banwatch.enrich.novelty import inherit_scopes, resolve_events
 
     by_id = {row["item_id"]: row for row in rows}
     extra = {}
@@ -217,7 +219,7 @@ def source_count_line(report, articles: list[dict[str, str]]) -> str:
 
 
 def _catalogue_apps() -> set[str]:
-    from enrich.apps import default_catalogue
+    from banwatch.enrich.apps import default_catalogue
 
     return set(default_catalogue().apps)
 
@@ -273,7 +275,7 @@ def outside_catalogue(
     about it. A gold event is found when a prediction has its country, subdivision, scope and
     action and names the app recognisably (`_same_app`).
     """
-    from enrich.apps import default_catalogue
+    from banwatch.enrich.apps import default_catalogue
 
     full = default_catalogue()
     found, total, misses = 0, 0, []

@@ -141,8 +141,7 @@ def read_events(db_path: Path, messages: list[EmailMessage]) -> list[StoredEvent
     """Every event of the warehouse (ban_events, plus ban_event_candidates where that view
     exists), each with its sources' URLs and the number of alert emails naming it."""
     import duckdb
-
-    from warehouse.outbox import OLD_NEWS
+    from banwatch.warehouse.outbox import OLD_NEWS
 
     con = duckdb.connect(str(db_path), read_only=True)
     try:

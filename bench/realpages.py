@@ -253,8 +253,9 @@ def _detect_cpu_ms(
 ) -> float | None:
     """Mean CPU ms per stored article of `detect_ban_events` (candidates, features and the
     model), one batch as the pass runs it, after a warm-up batch."""
+    from banwatch.enrich.detect import detect_ban_events, load_model
+
     from banwatch.records import Article
-    from enrich.detect import detect_ban_events, load_model
 
     texts = [a for a in articles if a.get("text")]
     if not texts:

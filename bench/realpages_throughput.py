@@ -173,10 +173,9 @@ def _floor_worker(job: tuple[list[bytes], list[bytes], int], barrier, out) -> No
     import feedparser
     import torch
     import trafilatura
+    from banwatch.enrich.embed import resolve_model
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
-
-    from enrich.embed import resolve_model
 
     hf_logging.disable_progress_bar()
 
@@ -216,7 +215,7 @@ def run_floor(root: str, urls: int) -> dict:
     with Newsroom() as newsroom, MailSink():
         _serve(newsroom, pages, copies, page_dates=False)
         feeds = [httpx.get(newsroom.feed_url(o)).content for o in newsroom.outlets]
-    from ingest.fetch import decode_html
+    from banwatch.ingest.fetch import decode_html
 
     htmls = [decode_html(raw) for raw in raws]  # the pass decodes too, but in fetch
     ctx = multiprocessing.get_context("spawn")
@@ -245,9 +244,9 @@ def embed_costs(root: str, repeats: int) -> None:
     import gzip
 
     import trafilatura
+    from banwatch.enrich.embed import embed_texts, load_embedder, set_threads
 
     from bench.realpages import load_pages
-    from enrich.embed import embed_texts, load_embedder, set_threads
 
     leads = []
     for page in load_pages(Path(root)):

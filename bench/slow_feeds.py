@@ -19,11 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from banwatch.ingest.feeds import fetch_feeds  # noqa: E402
+from banwatch.ingest.http import make_client  # noqa: E402
+
 from banwatch.config import FetchSettings  # noqa: E402
 from banwatch.newsroom import Newsroom  # noqa: E402
 from banwatch.records import FeedSpec  # noqa: E402
-from ingest.feeds import fetch_feeds  # noqa: E402
-from ingest.http import make_client  # noqa: E402
 from tests.test_fetch_deadlines import RawServer  # noqa: E402 - the same servers as the test
 
 

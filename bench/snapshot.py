@@ -30,8 +30,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-
-from warehouse import snapshot, store
+from banwatch.warehouse import snapshot, store
 
 BATCH = 2_000
 RAW_BYTES = 60_000  # a ~300 KB page, gzipped

@@ -38,9 +38,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import enrich.story_index as story_index  # noqa: E402
-from enrich.dedupe import StoredArticles, dedupe_stories  # noqa: E402
-from enrich.story_index import (  # noqa: E402
+import banwatch.enrich.story_index as story_index  # noqa: E402
+from banwatch.enrich.dedupe import StoredArticles, dedupe_stories  # noqa: E402
+from banwatch.enrich.story_index import (  # noqa: E402
     StoryIndex,
     seconds,
     signature_from_json,
@@ -246,9 +246,8 @@ def read_cost(args: argparse.Namespace, n: int) -> tuple[float, float]:
     (`store.neighbour_embeddings`: 20 random neighbours per new article and their stories), with
     the embedding column, and without it plus their vectors from the index's vectors file."""
     import pyarrow as pa
-
-    from warehouse import store
-    from warehouse.load import insert_arrow
+    from banwatch.warehouse import store
+    from banwatch.warehouse.load import insert_arrow
 
     rng = np.random.default_rng(args.seed)
     matrix, owner, times, _ = corpus(rng, n, args.dim, args.window_days)

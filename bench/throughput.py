@@ -67,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    from enrich.embed import load_embedder
+    from banwatch.enrich.embed import load_embedder
 
     t = time.perf_counter()
     load_embedder()

@@ -18,11 +18,11 @@ __all__ = [
 ]
 
 _HOMES = {
-    "dedupe_stories": "enrich.dedupe",
-    "detect_ban_events": "enrich.detect",
-    "embed_texts": "enrich.embed",
-    "load_embedder": "enrich.embed",
-    "resolve_events": "enrich.novelty",
+    "dedupe_stories": "banwatch.enrich.dedupe",
+    "detect_ban_events": "banwatch.enrich.detect",
+    "embed_texts": "banwatch.enrich.embed",
+    "load_embedder": "banwatch.enrich.embed",
+    "resolve_events": "banwatch.enrich.novelty",
 }
 
 

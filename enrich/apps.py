@@ -210,7 +210,7 @@ def name_near_action(clause: str, start: int, end: int) -> AppMention | None:
 
     The caller decides whether the article really is about an app (it calls it one).
     """
-    from enrich.actors import find_actors  # actors import nothing from here
+    from banwatch.enrich.actors import find_actors  # actors import nothing from here
 
     spans = [(_NAME_AFTER.match(clause[end:]), end)]
     if _BAN_NOUN.match(clause[start:end]):

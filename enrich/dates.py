@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from enrich.lexicon import EFFECT_TIME
+from banwatch.enrich.lexicon import EFFECT_TIME
 
 _MONTHS: dict[str, int] = {}
 for _num, _names in enumerate(

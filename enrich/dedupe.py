@@ -38,10 +38,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from banwatch.enrich.story_pairs import PairModel, load_pair_model, pair_features
 
 from banwatch.errors import BanwatchError
 from banwatch.records import StoryAssignment
-from enrich.story_pairs import PairModel, load_pair_model, pair_features
 
 logger = logging.getLogger(__name__)
 
@@ -140,9 +140,11 @@ def story_signature(title: str, text: str, language: str | None = None) -> Signa
     the title states (else the first sentence); the title's content words (and numbers); the
     language (ISO 639-1, None when unknown).
     """
-    from enrich.actors import find_actors
-    from enrich.apps import default_catalogue
-    from enrich.detect.candidates import _trigger  # the detector's own action cue of a clause
+    from banwatch.enrich.actors import find_actors
+    from banwatch.enrich.apps import default_catalogue
+    from banwatch.enrich.detect.candidates import (
+        _trigger,  # the detector's own action cue of a clause
+    )
 
     first = _first_sentence(text)
     head = f"{title}. {first}"

@@ -57,7 +57,8 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _dedupe() -> Any:
-    import enrich.dedupe as dedupe  # at call time: dedupe imports the detector's catalogues
+    # at call time: dedupe imports the detector's catalogues
+    import banwatch.enrich.dedupe as dedupe
 
     return dedupe
 
@@ -210,7 +211,7 @@ class StoryIndex:
         """Make the index hold exactly the warehouse's rows: add the missing ones (seq above
         the high-water mark) or, when its rows disagree with the warehouse, rebuild. Returns
         the number of items added."""
-        from warehouse import store
+        from banwatch.warehouse import store
 
         below, _, total = store.embedding_watermark(con, self.model, self.hwm)
         if below != self.count:
@@ -431,7 +432,7 @@ def open_index(
 
 
 def _stored_dim(con: Any, model: str) -> int | None:
-    from warehouse import store
+    from banwatch.warehouse import store
 
     return store.embedding_dim(con, model)
 
@@ -459,8 +460,8 @@ def stored_articles(
     Signatures come from the warehouse; those missing (rows stored before they were kept) or
     written by another signature form are computed once and stored.
     """
-    from enrich.dedupe import StoredArticles
-    from warehouse import store
+    from banwatch.enrich.dedupe import StoredArticles
+    from banwatch.warehouse import store
 
     window = dt.timedelta(days=window_days)
     times = [seconds(p, now) for p in published]

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from banwatch.enrich.detect.model import Tree
 
 from banwatch.errors import BanwatchError
-from enrich.detect.model import Tree
 
 if TYPE_CHECKING:
-    from enrich.dedupe import Signature
+    from banwatch.enrich.dedupe import Signature
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def pair_features(
     model_languages: Collection[str],
 ) -> list[float]:
     """One pair's features, in `FEATURES` order."""
-    from enrich.dedupe import _jaccard, understood
+    from banwatch.enrich.dedupe import _jaccard, understood
 
     ua, ub = understood(a.language, model_languages), understood(b.language, model_languages)
     places_both, places_shared = bool(a.places and b.places), bool(a.places & b.places)

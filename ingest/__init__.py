@@ -21,14 +21,14 @@ __all__ = [
 ]
 
 _HOMES = {
-    "article_id": "ingest.urls",
-    "canonical_url": "ingest.urls",
-    "extract_articles": "ingest.extract",
-    "fetch_and_extract": "ingest.extract",
-    "fetch_articles": "ingest.fetch",
-    "fetch_feeds": "ingest.feeds",
-    "make_client": "ingest.http",
-    "new_entries": "ingest.feeds",
+    "article_id": "banwatch.ingest.urls",
+    "canonical_url": "banwatch.ingest.urls",
+    "extract_articles": "banwatch.ingest.extract",
+    "fetch_and_extract": "banwatch.ingest.extract",
+    "fetch_articles": "banwatch.ingest.fetch",
+    "fetch_feeds": "banwatch.ingest.feeds",
+    "make_client": "banwatch.ingest.http",
+    "new_entries": "banwatch.ingest.feeds",
 }
 
 

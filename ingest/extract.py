@@ -32,12 +32,12 @@ import lxml.etree
 import lxml.html
 import pycountry
 import trafilatura
+from banwatch.ingest.fetch import FetchedPage, fetch_page, iter_pages
+from banwatch.ingest.http import describe
+from banwatch.ingest.urls import article_id
 
 from banwatch.config import FetchSettings
 from banwatch.records import Article, Outcome, ParsedEntry
-from ingest.fetch import FetchedPage, fetch_page, iter_pages
-from ingest.http import describe
-from ingest.urls import article_id
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ def fetch_and_extract(
     article as it is extracted (the pass embeds them meanwhile). With one worker, extraction
     runs in this thread while the remaining pages download.
     """
-    from ingest.extract_pool import extract_pool
+    from banwatch.ingest.extract_pool import extract_pool
 
     articles: list[Article | None] = [None] * len(entries)
     pool = extract_pool(min(workers, len(entries)))
@@ -319,7 +319,7 @@ def _extracted_in(
     A worker that dies (a page that kills the extractor) breaks the pool: the pages it held are
     extracted here instead, and the next pass starts a new pool.
     """
-    from ingest.extract_pool import discard
+    from banwatch.ingest.extract_pool import discard
 
     done: queue.SimpleQueue[tuple[int, FetchedPage, Future[Article] | None]] = queue.SimpleQueue()
 

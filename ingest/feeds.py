@@ -20,11 +20,11 @@ import feedparser
 import httpx
 import lxml.etree
 import lxml.html
+from banwatch.ingest.http import describe, exception_to_outcome, get
+from banwatch.ingest.urls import canonical_url
 
 from banwatch.config import FetchSettings
 from banwatch.records import FeedResult, FeedSpec, FeedState, Outcome, ParsedEntry
-from ingest.http import describe, exception_to_outcome, get
-from ingest.urls import canonical_url
 
 logger = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import httpx
+from banwatch.ingest.http import describe, exception_to_outcome, get
 from trafilatura.utils import decode_file
 
 from banwatch.config import FetchSettings
 from banwatch.errors import FetchError
 from banwatch.records import Outcome, ParsedEntry
-from ingest.http import describe, exception_to_outcome, get
 
 logger = logging.getLogger(__name__)
 

@@ -23,10 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.crossval import load_all  # noqa: E402
-from bench.labelled import set_dirs, set_files  # noqa: E402
-from enrich.detect.features import feature_matrix  # noqa: E402
-from enrich.detect.training import (  # noqa: E402
+from banwatch.enrich.detect.features import feature_matrix  # noqa: E402
+from banwatch.enrich.detect.training import (  # noqa: E402
     build,
     build_judged,
     combine,
@@ -34,6 +32,9 @@ from enrich.detect.training import (  # noqa: E402
     fit,
     read_judgements,
 )
+
+from bench.crossval import load_all  # noqa: E402
+from bench.labelled import set_dirs, set_files  # noqa: E402
 
 OUT = ROOT / "enrich/detect/data/detector.json"
 

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from banwatch.enrich.detect.training import data_version  # noqa: E402
 
 from bench.eval_dedupe import (  # noqa: E402
     DEFAULT_INPUT,
@@ -30,7 +31,6 @@ from bench.eval_dedupe import (  # noqa: E402
     real_page_set,
 )
 from bench.labelled import SET_NAMES, set_dirs, set_files  # noqa: E402
-from enrich.detect.training import data_version  # noqa: E402
 
 OUT = ROOT / "enrich/data/story_pairs.json"
 REAL_PAGES = Path("/work/corpora/tests/resources/parser/test_data")

@@ -145,7 +145,7 @@ def make_item() -> Callable[..., NewsItem]:
 @pytest.fixture
 def con(tmp_path) -> Iterator:
     """A real warehouse file in tmp_path, closed after the test."""
-    from warehouse import store
+    from banwatch.warehouse import store
 
     connection = store.connect(tmp_path / "banwatch.duckdb")
     yield connection
@@ -184,7 +184,7 @@ def fetch_settings() -> FetchSettings:
 @pytest.fixture
 def http_client(fetch_settings: FetchSettings) -> Iterator:
     """The banwatch HTTP client built from `fetch_settings`."""
-    from ingest.http import make_client
+    from banwatch.ingest.http import make_client
 
     with make_client(fetch_settings) as client:
         yield client

@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from banwatch.warehouse import store
+from banwatch.warehouse.migrations import MIGRATIONS
 from click.testing import CliRunner
 from conftest import make_detection
 
@@ -22,8 +24,6 @@ from banwatch.config import Settings, load_settings
 from banwatch.mailsink import MailSink
 from banwatch.records import Article, Detection
 from banwatch.staging import write_records
-from warehouse import store
-from warehouse.migrations import MIGRATIONS
 
 NOW = dt.datetime(2026, 3, 16, 9, tzinfo=dt.UTC)
 THRESHOLD = 0.8  # alerts.min_confidence, set in the config (the default may be retuned)

@@ -12,15 +12,15 @@ import email.policy
 import functools
 
 import pytest
+from banwatch.alerts.compose import compose_alert
+from banwatch.alerts.send import SmtpMailer, send_alerts
+from banwatch.enrich.novelty import resolve_events
+from banwatch.warehouse import store
 from conftest import make_detection
 
-from alerts.compose import compose_alert
-from alerts.send import SmtpMailer, send_alerts
 from banwatch.config import AlertSettings
 from banwatch.mailsink import MailSink, free_port
 from banwatch.records import Article, Detection, Event
-from enrich.novelty import resolve_events
-from warehouse import store
 
 NOW = dt.datetime(2025, 3, 10, 9, 30, tzinfo=dt.UTC)
 TODAY = NOW.date()

@@ -7,13 +7,13 @@ import functools
 from pathlib import Path
 
 import pytest
+from banwatch.enrich.novelty import event_id_for, resolve_events
+from banwatch.warehouse import store
 from click.testing import CliRunner
 from conftest import make_detection
 
 from banwatch import __version__
 from banwatch.cli import cli
-from enrich.novelty import event_id_for, resolve_events
-from warehouse import store
 
 ANNOUNCED = dt.date(2026, 3, 16)
 SEEN = dt.datetime(2026, 3, 16, 18, tzinfo=dt.UTC)

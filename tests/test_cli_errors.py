@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
+from banwatch.warehouse import store
 from click.testing import CliRunner
 
 from banwatch.cli import cli
-from warehouse import store
 
 NOTE = "note: showing the first {n} rows; more matched (pass --limit N or --all to see them)\n"
 

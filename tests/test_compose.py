@@ -185,9 +185,11 @@ def test_dockerfile_builds_on_the_pinned_airflow_image() -> None:
     assert text.index('"torch==${TORCH_VERSION}"') < text.index('"/opt/banwatch[airflow]"')
     copied = set(re.findall(r"^COPY (?:--\S+ )*(.+) \S+$", text, re.M))
     sources = {src for line in copied for src in line.split()}
+    package_dir = pyproject["tool"]["setuptools"]["package-dir"]
     for package in pyproject["tool"]["setuptools"]["packages"]:
-        top = package.split(".")[0]  # "enrich.data" ships inside the copied "enrich"
-        assert top in sources, f"{top} is not copied into the image"
+        # "banwatch.enrich.data" ships inside the folder "banwatch.enrich" maps to, "enrich"
+        home = next(n for n in sorted(package_dir, key=len, reverse=True) if package.startswith(n))
+        assert package_dir[home] in sources, f"{package_dir[home]} is not copied into the image"
     assert all((ROOT / src).exists() for src in sources)
 
 

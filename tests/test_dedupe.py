@@ -7,9 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
-from enrich.dedupe import StoredArticles, dedupe_stories, story_id_for
-from enrich.embed import embed_texts, load_embedder, resolve_model
+from banwatch.enrich.dedupe import StoredArticles, dedupe_stories, story_id_for
+from banwatch.enrich.embed import embed_texts, load_embedder, resolve_model
 
 NOW = dt.datetime(2026, 3, 16, 12, tzinfo=dt.UTC)
 
@@ -88,7 +87,7 @@ def test_grouping_is_deterministic_whatever_the_input_order(embedder) -> None:
 
 def _group(embedder, items, **kwargs):
     """Story id per article of (id, title, text, language), all published at NOW."""
-    from enrich.dedupe import story_signature
+    from banwatch.enrich.dedupe import story_signature
 
     m = embed_texts([f"{title}. {text}" for _, title, text, _ in items], embedder)
     assigned, _ = dedupe_stories(
@@ -182,7 +181,12 @@ def test_same_language_articles_join_on_shared_title_words(embedder) -> None:
 
 
 def test_signature_is_json_and_round_trips() -> None:
-    from enrich.dedupe import Signature, signature_from_json, signature_to_json, story_signature
+    from banwatch.enrich.dedupe import (
+        Signature,
+        signature_from_json,
+        signature_to_json,
+        story_signature,
+    )
 
     sig = story_signature(
         "Norway restores Telegram on state phones", "The ban is lifted. Later text.", "en"
@@ -195,7 +199,7 @@ def test_signature_is_json_and_round_trips() -> None:
 
 
 def test_stored_signatures_decide_as_new_ones_do(embedder) -> None:
-    from enrich.dedupe import signature_from_json, signature_to_json, story_signature
+    from banwatch.enrich.dedupe import signature_from_json, signature_to_json, story_signature
 
     (_, t0, x0, l0), (_, t1, x1, l1) = GERMAN
     old = embed_texts([f"{t0}. {x0}"], embedder)
@@ -227,7 +231,7 @@ def _unit_pair(cosine: float) -> np.ndarray:
 
 
 def _kenya(app: str, words: set[str]):
-    from enrich.dedupe import Signature
+    from banwatch.enrich.dedupe import Signature
 
     return Signature(
         frozenset({"KE"}), frozenset({app}), frozenset({"ban"}), frozenset(words), "en"
@@ -273,7 +277,7 @@ def test_unknown_decider_is_one_clear_error() -> None:
 
 
 def test_packaged_pair_model_scores_as_its_trees_do() -> None:
-    from enrich.story_pairs import FEATURES, MODEL_FILE, load_pair_model
+    from banwatch.enrich.story_pairs import FEATURES, MODEL_FILE, load_pair_model
 
     model = load_pair_model()
     assert model.names == FEATURES and model.meta["trained_on"] and model.meta["seed"] == 0

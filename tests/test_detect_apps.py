@@ -3,9 +3,8 @@
 import datetime as dt
 
 import pytest
-
-from enrich.apps import AppCatalogue
-from enrich.detect import detect_text
+from banwatch.enrich.apps import AppCatalogue
+from banwatch.enrich.detect import detect_text
 
 PUB = dt.datetime(2024, 6, 14, 9, 0, tzinfo=dt.UTC)
 

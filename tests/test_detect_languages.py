@@ -3,8 +3,7 @@
 import datetime as dt
 
 import pytest
-
-from enrich.detect import detect_text
+from banwatch.enrich.detect import detect_text
 
 PUB = dt.datetime(2024, 6, 14, 9, 0, tzinfo=dt.UTC)
 

@@ -8,14 +8,14 @@ import json
 
 import numpy as np
 import pytest
+from banwatch.enrich.detect import detect_ban_events, find_candidates, load_model
+from banwatch.enrich.detect.decide import ArticleCandidates, featurize
+from banwatch.enrich.detect.features import feature_matrix
+from banwatch.enrich.detect.model import DetectorModel
+from banwatch.enrich.detect.training import build, cross_validate, fit
 
 from banwatch.errors import BanwatchError
 from banwatch.records import Article
-from enrich.detect import detect_ban_events, find_candidates, load_model
-from enrich.detect.decide import ArticleCandidates, featurize
-from enrich.detect.features import feature_matrix
-from enrich.detect.model import DetectorModel
-from enrich.detect.training import build, cross_validate, fit
 
 PUB = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
 ALERT = 0.88  # alerts.min_confidence, chosen on cross-validation (docs/detection.md)

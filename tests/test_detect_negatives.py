@@ -3,9 +3,9 @@
 import datetime as dt
 
 import pytest
+from banwatch.enrich.detect import detect_ban_events, detect_text
 
 from banwatch.records import Article
-from enrich.detect import detect_ban_events, detect_text
 
 PUB = dt.datetime(2024, 6, 14, 9, 0, tzinfo=dt.UTC)
 

@@ -6,7 +6,7 @@ and lead, a devolved government's own ban deeper down, and older bans recalled n
 
 import datetime as dt
 
-from enrich.detect import detect_text
+from banwatch.enrich.detect import detect_text
 
 PUBLISHED = dt.datetime(2023, 3, 16, 15, 0, tzinfo=dt.UTC)  # a Thursday
 

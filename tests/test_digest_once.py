@@ -11,6 +11,8 @@ import email.utils
 from pathlib import Path
 
 import duckdb
+from banwatch.enrich.novelty import resolve_events
+from banwatch.warehouse import store
 from click.testing import CliRunner
 from conftest import make_detection
 
@@ -21,8 +23,6 @@ from banwatch.demo import write_config
 from banwatch.mailsink import MailSink
 from banwatch.newsroom import Newsroom
 from banwatch.sample import load_sample
-from enrich.novelty import resolve_events
-from warehouse import store
 
 DAY = dt.date(2026, 5, 4)
 SEEN = dt.datetime(2026, 5, 4, 9, 30, tzinfo=dt.UTC)

@@ -10,10 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from banwatch.config import EmbedSettings, settings_from_dict
-from banwatch.errors import BanwatchError, ConfigError
-from enrich.embed import (
+from banwatch.enrich.embed import (
     EmbedAhead,
     OnnxEmbedder,
     embed_texts,
@@ -22,6 +19,9 @@ from enrich.embed import (
     onnx_model_file,
     resolve_model,
 )
+
+from banwatch.config import EmbedSettings, settings_from_dict
+from banwatch.errors import BanwatchError, ConfigError
 
 pytest.importorskip("onnxruntime")
 
@@ -94,7 +94,7 @@ def test_the_export_is_cached_and_reused(cache_dir: str, onnx) -> None:
 
 
 def test_auto_picks_onnx_and_says_so(cache_dir: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="enrich.embed")
+    caplog.set_level(logging.INFO, logger="banwatch.enrich.embed")
     embedder = load_embedder(backend="auto", max_tokens=48, cache_dir=cache_dir)
     assert isinstance(embedder, OnnxEmbedder)
     assert any("onnx backend" in r.getMessage() for r in caplog.records)
@@ -170,9 +170,10 @@ def test_vectors_embedded_ahead_are_reused(cache_dir: str, onnx) -> None:
 def test_extraction_workers_give_the_same_articles_as_one_process(
     newsroom, make_item, http_client, fetch_settings
 ) -> None:
+    from banwatch.ingest.extract import fetch_and_extract
+    from banwatch.ingest.urls import canonical_url
+
     from banwatch.records import ParsedEntry
-    from ingest.extract import fetch_and_extract
-    from ingest.urls import canonical_url
 
     titles = [f"Harbour pier {n} reopens after repairs" for n in range(6)]
     newsroom.add([make_item("gazette", f"pier-{n}", t) for n, t in enumerate(titles)])

@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from banwatch.enrich.novelty import resolve_events
+from banwatch.warehouse import store
 from conftest import make_detection
 
 from banwatch.mailsink import MailSink, free_port
-from enrich.novelty import resolve_events
-from warehouse import store
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEN = dt.datetime(2026, 3, 16, 18, tzinfo=dt.UTC)

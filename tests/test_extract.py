@@ -6,10 +6,11 @@ import dataclasses
 import datetime as dt
 import gzip
 
+from banwatch.ingest.extract import extract_articles, extract_page, fetch_and_extract
+from banwatch.ingest.fetch import fetch_articles
+from banwatch.ingest.urls import article_id, canonical_url
+
 from banwatch.records import Outcome, ParsedEntry
-from ingest.extract import extract_articles, extract_page, fetch_and_extract
-from ingest.fetch import fetch_articles
-from ingest.urls import article_id, canonical_url
 
 FEED_TIME = dt.datetime(2026, 3, 16, 9, 45, tzinfo=dt.UTC)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from banwatch.ingest.extract import fetch_and_extract, page_language
 
 from banwatch.records import Outcome, ParsedEntry
-from ingest.extract import fetch_and_extract, page_language
 from tests.conftest import DEFAULT_PARAGRAPHS, article_page
 
 SECTIONS = (

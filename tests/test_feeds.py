@@ -13,11 +13,11 @@ import shlex
 from pathlib import Path
 
 import pytest
+from banwatch.ingest.feeds import fetch_feeds, new_entries
+from banwatch.ingest.http import make_client
+from banwatch.ingest.urls import article_id, canonical_url
 
 from banwatch.records import FeedSpec, FeedState, Outcome
-from ingest.feeds import fetch_feeds, new_entries
-from ingest.http import make_client
-from ingest.urls import article_id, canonical_url
 
 CASES = Path(__file__).parent / "fixtures" / "feeds"
 CASE_FILES = sorted(p for p in CASES.iterdir() if p.suffix in (".xml", ".html"))

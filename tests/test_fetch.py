@@ -8,11 +8,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from banwatch.ingest.fetch import decode_html, fetch_articles
+from banwatch.ingest.http import make_client
+from banwatch.ingest.urls import canonical_url
 
 from banwatch.records import Outcome, ParsedEntry
-from ingest.fetch import decode_html, fetch_articles
-from ingest.http import make_client
-from ingest.urls import canonical_url
 
 
 def entry(url: str, title: str = "A story") -> ParsedEntry:

@@ -15,12 +15,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from banwatch.ingest.feeds import fetch_feeds
+from banwatch.ingest.fetch import fetch_page
+from banwatch.ingest.http import make_client
 
 from banwatch.config import FetchSettings
 from banwatch.records import FeedSpec, Outcome, ParsedEntry
-from ingest.feeds import fetch_feeds
-from ingest.fetch import fetch_page
-from ingest.http import make_client
 
 FEED = (
     b'<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title>'

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from banwatch.warehouse import store
 from click.testing import CliRunner
 
 from banwatch.cli import cli
 from banwatch.mailsink import MailSink
 from banwatch.newsroom import Newsroom
-from warehouse import store
 
 HOLD_AT_MOST = 60  # seconds: the holder exits on its own after this
 HOLDER = """
@@ -103,7 +103,9 @@ def run(config: Path):
 
 
 def test_a_pass_waits_for_a_reader_that_lets_go(config: Path, holder: Holder) -> None:
-    logger = logging.getLogger("warehouse.store")  # the CLI resets the root logger's handlers
+    logger = logging.getLogger(
+        "banwatch.warehouse.store"
+    )  # the CLI resets the root logger's handlers
     waited = ReleaseWhenWaited(holder)
     logger.addHandler(waited)
     try:

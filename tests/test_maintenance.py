@@ -6,13 +6,13 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+from banwatch.enrich.novelty import resolve_events
+from banwatch.warehouse import store
 from conftest import make_detection
 
 from banwatch import pipeline
 from banwatch.config import settings_from_dict
 from banwatch.mailsink import MailSink
-from enrich.novelty import resolve_events
-from warehouse import store
 
 DAY = dt.date(2026, 3, 16)
 SEEN = dt.datetime(2026, 3, 16, 18, tzinfo=dt.UTC)

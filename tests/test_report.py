@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from banwatch.enrich.novelty import resolve_events
+from banwatch.warehouse import report_queries, store
 from click.testing import CliRunner
 from conftest import make_detection
 from markupsafe import escape
@@ -29,8 +31,6 @@ from banwatch.demo import write_config
 from banwatch.mailsink import MailSink
 from banwatch.newsroom import Newsroom
 from banwatch.sample import load_sample
-from enrich.novelty import resolve_events
-from warehouse import report_queries, store
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 CHARTS = ("chart-months", "chart-apps", "chart-countries")

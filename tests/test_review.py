@@ -17,15 +17,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from banwatch.enrich.novelty import resolve_events
+from banwatch.warehouse import store
+from banwatch.warehouse.review import judge
 from click.testing import CliRunner
 from conftest import article_page, make_detection
 
 from banwatch.cli import cli
 from banwatch.demo import write_config
 from banwatch.newsroom import NewsItem
-from enrich.novelty import resolve_events
-from warehouse import store
-from warehouse.review import judge
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)  # `banwatch run` judges recency by the clock

@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from banwatch.enrich.novelty import resolve_events
+from banwatch.warehouse import store
 from conftest import article_page, make_detection
 
 from banwatch import pipeline
 from banwatch.config import settings_from_dict
 from banwatch.newsroom import NewsItem
-from enrich.novelty import resolve_events
-from warehouse import store
 
 SEEN = dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC)
 

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from banwatch.alerts.send import SmtpMailer, send_alerts
+from banwatch.warehouse import outbox, store
 from test_alerts import article, detection, load, settings_for, uk_ban
 
-from alerts.send import SmtpMailer, send_alerts
 from banwatch.mailsink import free_port
-from warehouse import outbox, store
 
 ANALYSTS, DESK = "analysts@example.org", "desk@example.org"
 

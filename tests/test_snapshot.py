@@ -16,6 +16,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from banwatch.enrich.novelty import resolve_events
+from banwatch.warehouse import snapshot, store
 from click.testing import CliRunner
 from conftest import make_detection
 
@@ -28,8 +30,6 @@ from banwatch.mailsink import MailSink
 from banwatch.newsroom import Newsroom
 from banwatch.records import Article, FeedResult, Outcome
 from banwatch.sample import load_sample
-from enrich.novelty import resolve_events
-from warehouse import snapshot, store
 
 SEEN = dt.datetime(2026, 3, 16, 18, tzinfo=dt.UTC)
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -213,7 +213,7 @@ class Publications(logging.Handler):
 
 @pytest.fixture
 def publications() -> Iterator[Publications]:
-    logger = logging.getLogger("warehouse.snapshot")
+    logger = logging.getLogger("banwatch.warehouse.snapshot")
     handler, level = Publications(), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

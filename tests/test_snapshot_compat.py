@@ -16,9 +16,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from banwatch.warehouse import store
 from test_warehouse import article, detection, load_everything
-
-from warehouse import store
 
 PIP_TIMEOUT = 300  # seconds for venv creation + `pip install 'duckdb<2'`
 # pip's messages when it cannot reach (or find anything on) the index

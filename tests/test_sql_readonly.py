@@ -12,12 +12,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from banwatch.enrich.novelty import resolve_events
+from banwatch.warehouse import store
 from click.testing import CliRunner
 from conftest import make_detection
 
 from banwatch.cli import cli
-from enrich.novelty import resolve_events
-from warehouse import store
 
 SEEN = dt.datetime(2026, 3, 16, 18, tzinfo=dt.UTC)
 SECRET = "hunter2-local-only"

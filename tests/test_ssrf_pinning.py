@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from banwatch.ingest.http import get, make_client
 
 from banwatch.config import FetchSettings
 from banwatch.errors import UnsafeURLError
-from ingest.http import get, make_client
 
 REBIND_HOST = "rebind.banwatch.test"
 

@@ -10,13 +10,8 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-from click.testing import CliRunner
-
-from banwatch.cli import cli
-from banwatch.demo import write_config
-from banwatch.records import Article, StoryAssignment
-from enrich.dedupe import StoredArticles, dedupe_stories, story_signature
-from enrich.story_index import (
+from banwatch.enrich.dedupe import StoredArticles, dedupe_stories, story_signature
+from banwatch.enrich.story_index import (
     MANIFEST,
     StoryIndex,
     index_dir,
@@ -27,7 +22,12 @@ from enrich.story_index import (
     signature_of,
     stored_articles,
 )
-from warehouse import store
+from banwatch.warehouse import store
+from click.testing import CliRunner
+
+from banwatch.cli import cli
+from banwatch.demo import write_config
+from banwatch.records import Article, StoryAssignment
 
 NOW = dt.datetime(2026, 3, 16, 12, 0, tzinfo=dt.UTC)
 MODEL = "test-model"

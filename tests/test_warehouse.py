@@ -14,6 +14,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from banwatch.enrich.novelty import resolve_events
+from banwatch.warehouse import store
+from banwatch.warehouse.migrations import MIGRATIONS, migrate
 from conftest import make_detection
 
 from banwatch.errors import WarehouseError
@@ -25,9 +28,6 @@ from banwatch.records import (
     PassSummary,
     StoryAssignment,
 )
-from enrich.novelty import resolve_events
-from warehouse import store
-from warehouse.migrations import MIGRATIONS, migrate
 
 NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 

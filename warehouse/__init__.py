@@ -13,7 +13,7 @@ __all__ = ["connect", "open_reader", "publish_snapshot"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from warehouse import store
+        from banwatch.warehouse import store
 
         return getattr(store, name)
     raise AttributeError(f"module 'warehouse' has no attribute {name!r}")

@@ -21,10 +21,10 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+from banwatch.enrich.novelty import Resolution
+from banwatch.warehouse.review import rejected_event_ids
 
 from banwatch.records import Article, Detection, Event, FeedResult, Outcome, StoryAssignment
-from enrich.novelty import Resolution
-from warehouse.review import rejected_event_ids
 
 logger = logging.getLogger(__name__)
 

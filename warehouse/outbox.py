@@ -14,11 +14,11 @@ import logging
 from typing import Any
 
 import duckdb
+from banwatch.warehouse.read import EVENT_COLUMNS, event_from_row
 
 from banwatch.errors import AlertError
 from banwatch.faults import checkpoint
 from banwatch.records import Event
-from warehouse.read import EVENT_COLUMNS, event_from_row
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+from banwatch.enrich.novelty import EventState, Holder, KnownState, Situation, Source
 
 from banwatch.records import Event, FeedState
-from enrich.novelty import EventState, Holder, KnownState, Situation, Source
 
 logger = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from banwatch.enrich.novelty import Holder
+from banwatch.warehouse.load import EXTRACTED_COLUMNS, _utc, article_batch
 
 from banwatch.records import Article, Detection
-from enrich.novelty import Holder
-from warehouse.load import EXTRACTED_COLUMNS, _utc, article_batch
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ def clear_holders(con: duckdb.DuckDBPyConnection, holders: Iterable[Holder]) -> 
 
 def load_new_detections(con: duckdb.DuckDBPyConnection, detections: Sequence[Detection]) -> None:
     """Store re-detected detections (the pipeline's `load_detections`, inside our transaction)."""
-    from warehouse.load import load_detections
+    from banwatch.warehouse.load import load_detections
 
     load_detections(con, detections)
 

@@ -227,7 +227,7 @@ def remove_stale_snapshot_files(snapshot_path: str | os.PathLike[str]) -> list[P
     pattern whose process is gone are touched. Call it holding the writer connection: then no
     other pass can be publishing.
     """
-    from warehouse.store import process_alive  # store imports this module at its top
+    from banwatch.warehouse.store import process_alive  # store imports this module at its top
 
     target = Path(snapshot_path)
     if not target.parent.is_dir():

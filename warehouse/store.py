@@ -22,10 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
-from banwatch.errors import WarehouseError
-from banwatch.records import PassSummary
-from warehouse.load import (
+from banwatch.warehouse.load import (
     apply_resolution,
     load_articles,
     load_detections,
@@ -35,8 +32,8 @@ from warehouse.load import (
     store_signatures,
     transaction,
 )
-from warehouse.migrations import migrate
-from warehouse.read import (
+from banwatch.warehouse.migrations import migrate
+from banwatch.warehouse.read import (
     article_leads,
     embedding_dim,
     embedding_watermark,
@@ -51,14 +48,17 @@ from warehouse.read import (
     situation_history,
     window_embeddings,
 )
-from warehouse.snapshot import (
+from banwatch.warehouse.snapshot import (
     READER_CONFIG,
     SNAPSHOT_STORAGE_VERSION,
     open_latest,
     open_reader,
     remove_stale_snapshot_files,
 )
-from warehouse.snapshot import publish as publish_snapshot
+from banwatch.warehouse.snapshot import publish as publish_snapshot
+
+from banwatch.errors import WarehouseError
+from banwatch.records import PassSummary
 
 __all__ = [
     "READER_CONFIG",

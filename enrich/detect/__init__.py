@@ -22,13 +22,14 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 
+from banwatch.enrich.apps import AppCatalogue, default_catalogue
+from banwatch.enrich.detect.article import Candidate, find_candidates
+from banwatch.enrich.detect.candidates import split_sentences
+from banwatch.enrich.detect.decide import ArticleCandidates, decide, featurize
+from banwatch.enrich.detect.features import feature_matrix
+from banwatch.enrich.detect.model import DetectorModel, load_model
+
 from banwatch.records import Article, Detection
-from enrich.apps import AppCatalogue, default_catalogue
-from enrich.detect.article import Candidate, find_candidates
-from enrich.detect.candidates import split_sentences
-from enrich.detect.decide import ArticleCandidates, decide, featurize
-from enrich.detect.features import feature_matrix
-from enrich.detect.model import DetectorModel, load_model
 
 __all__ = [
     "Candidate",

@@ -15,11 +15,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from banwatch.records import Detection
-from enrich import lexicon as lx
-from enrich.actors import country_name, find_actors
-from enrich.apps import AppCatalogue, default_catalogue, name_near_action
-from enrich.detect.candidates import (
+from banwatch.enrich import lexicon as lx
+from banwatch.enrich.actors import country_name, find_actors
+from banwatch.enrich.apps import AppCatalogue, default_catalogue, name_near_action
+from banwatch.enrich.detect.candidates import (
     _EU_BARE,
     _EU_BARE_NAMES,
     MAX_SENTENCES,
@@ -34,6 +33,8 @@ from enrich.detect.candidates import (
     _with_body,
     split_sentences,
 )
+
+from banwatch.records import Detection
 
 
 @dataclass

@@ -24,10 +24,10 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from enrich import lexicon as lx
-from enrich.actors import ActorMention, find_actors, subdivision_name
-from enrich.apps import CAMEL, AppCatalogue, AppMention, name_near_action
-from enrich.dates import find_times
+from banwatch.enrich import lexicon as lx
+from banwatch.enrich.actors import ActorMention, find_actors, subdivision_name
+from banwatch.enrich.apps import CAMEL, AppCatalogue, AppMention, name_near_action
+from banwatch.enrich.dates import find_times
 
 logger = logging.getLogger(__name__)
 

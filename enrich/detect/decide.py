@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from banwatch.enrich.detect.article import Candidate
+from banwatch.enrich.detect.features import candidate_features
 
 from banwatch.records import Detection
-from enrich.detect.article import Candidate
-from enrich.detect.features import candidate_features
 
 
 @dataclass

@@ -14,9 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-
-from enrich import lexicon as lx
-from enrich.detect.article import Candidate
+from banwatch.enrich import lexicon as lx
+from banwatch.enrich.detect.article import Candidate
 
 # Cue families read in the evidence sentence and in the headline.
 CUES: Mapping[str, re.Pattern[str]] = {

@@ -160,7 +160,9 @@ def load_model(path: str = "") -> DetectorModel:
         if path:
             text = Path(path).read_text()
         else:
-            text = resources.files("enrich.detect.data").joinpath(DEFAULT_MODEL).read_text()
+            text = (
+                resources.files("banwatch.enrich.detect.data").joinpath(DEFAULT_MODEL).read_text()
+            )
         data = json.loads(text)
     except FileNotFoundError:
         raise BanwatchError(

@@ -32,12 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from enrich.apps import default_catalogue
-from enrich.detect.article import Candidate, find_candidates
-from enrich.detect.decide import ArticleCandidates, Batch, featurize
-from enrich.detect.features import feature_matrix
-from enrich.detect.model import DetectorModel, trees_from_sklearn
+from banwatch.enrich.apps import default_catalogue
+from banwatch.enrich.detect.article import Candidate, find_candidates
+from banwatch.enrich.detect.decide import ArticleCandidates, Batch, featurize
+from banwatch.enrich.detect.features import feature_matrix
+from banwatch.enrich.detect.model import DetectorModel, trees_from_sklearn
 
 logger = logging.getLogger(__name__)
 
