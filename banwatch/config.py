@@ -169,6 +169,11 @@ class DetectSettings:
 @dataclass(frozen=True)
 class AlertSettings:
     enabled: bool = _doc("Send alert emails at all (the outbox is filled either way).", True)
+    mail_dir: str | None = _doc(
+        "Write each alert as an .eml file in this directory instead of sending it over SMTP "
+        "(the demo, or a dry run); unset sends by SMTP.",
+        None,
+    )
     smtp_host: str = _doc("SMTP server host.", "localhost")
     smtp_port: int = _doc("SMTP server port.", 25)
     tls: str | bool = _doc("false, 'starttls' or 'ssl'.", False)
