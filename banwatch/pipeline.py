@@ -1,11 +1,13 @@
 """One pass of banwatch, as steps that both `banwatch run` and the Airflow DAG compose.
 
-Each step takes the settings plus paths and returns a small dict of paths and counts; the large
-data (feed results, articles, embeddings, detections) travel between steps as files in a
-per-run staging directory, so an Airflow task's XCom carries only paths and counts. Steps that
-open the DuckDB file are marked `DB`: the DAG runs them in a one-slot pool, because DuckDB has a
-single writer process. No step reads the clock: `now` is passed in (the DAG's data interval end,
-or the CLI's start time), so re-running an interval gives the same rows.
+Each step takes the settings plus paths and returns a small frozen dataclass of paths and counts
+(`Started`, `Polled`, ...); the large data (feed results, articles, embeddings, detections)
+travel between steps as files in a per-run staging directory. An Airflow task returns its
+result's `to_xcom()` (a plain dict: Airflow deserialises only allowed classes) and the next task
+rebuilds it with `from_xcom`, so XCom carries only paths and counts. Steps that open the DuckDB
+file are marked `DB`: the DAG runs them in a one-slot pool, because DuckDB has a single writer
+process. No step reads the clock: `now` is passed in (the DAG's data interval end, or the CLI's
+start time), so re-running an interval gives the same rows. The SQL is all in `warehouse/`.
 
 Heavy libraries (torch, trafilatura, duckdb) are imported inside the steps, so importing this
 module at DAG parse time stays cheap.
@@ -13,6 +15,7 @@ module at DAG parse time stays cheap.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -21,21 +24,132 @@ import re
 import shutil
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from banwatch.config import Settings
 from banwatch.errors import ConfigError
-from banwatch.records import Article, FeedResult, ParsedEntry, PassSummary
+from banwatch.records import Article, Detection, FeedResult, ParsedEntry, PassSummary
 from banwatch.staging import read_matrix, read_records, write_matrix, write_records
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, dict[str, Any]], None]
 
-KNOWN_URL_DAYS = 60  # feeds carry recent items only; older URLs need not be checked again
 STATE_FILE = "state.jsonl"
+
+
+# ---------------------------------------------------------------- step results
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """A step's paths and counts; crosses an Airflow XCom as the plain dict `to_xcom` makes."""
+
+    def to_xcom(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_xcom(cls, data: Mapping[str, Any]) -> Self:
+        """Rebuild from `to_xcom`'s dict (keys it does not know are ignored)."""
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+@dataclass(frozen=True)
+class Started(StepResult):
+    """`start_run`: the run's staging directory and the feed batches to poll."""
+
+    run_dir: str
+    batches: list[list[str]]
+
+
+@dataclass(frozen=True)
+class Polled(StepResult):
+    """`poll_feeds` of one batch: its staging file, feeds polled and failed, new entries."""
+
+    path: str
+    feeds: int = 0
+    failed: int = 0
+    entries: int = 0
+
+
+@dataclass(frozen=True)
+class Fetched(StepResult):
+    """`fetch_and_extract` of one batch: its staging file, articles and failed ones."""
+
+    path: str
+    articles: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class Grouped(StepResult):
+    """`embed_and_group`: the stories staging file and the stories it starts."""
+
+    path: str
+    new_stories: int = 0
+
+
+@dataclass(frozen=True)
+class Detected(StepResult):
+    """`detect_events`: the detections staging file and how many there are."""
+
+    path: str
+    detections: int = 0
+
+
+@dataclass(frozen=True)
+class Staged(StepResult):
+    """What `load` reads: every batch's poll and article files, the stories and detections."""
+
+    poll_paths: list[str] = field(default_factory=list)
+    article_paths: list[str] = field(default_factory=list)
+    stories_path: str = ""
+    detections_path: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        polled: Sequence[Polled],
+        fetched: Sequence[Fetched],
+        grouped: Grouped,
+        detected: Detected,
+    ) -> Staged:
+        return cls([p.path for p in polled], [f.path for f in fetched], grouped.path, detected.path)
+
+
+@dataclass(frozen=True)
+class Loaded(StepResult):
+    """`load`: what it added, and how many events it queued for an email."""
+
+    new_articles: int = 0
+    new_stories: int = 0
+    new_events: int = 0
+    alertable_events: int = 0
+    candidates: int = 0
+
+
+def summarise(
+    polled: Sequence[Polled],
+    fetched: Sequence[Fetched],
+    loaded: Loaded,
+    sent: Mapping[str, int] | None = None,
+) -> PassSummary:
+    """The pass's counts from its steps' results (`sent`: `send_alerts`, None when not sent)."""
+    sent = sent or {}
+    return PassSummary(
+        feeds_polled=sum(p.feeds for p in polled),
+        feeds_failed=sum(p.failed for p in polled),
+        new_articles=loaded.new_articles,
+        articles_failed=sum(f.failed for f in fetched),
+        new_stories=loaded.new_stories,
+        new_events=loaded.new_events,
+        emails_sent=sent.get("sent", 0),
+        alerts_undelivered=sent.get("undelivered", 0),
+        recipients_refused=sent.get("recipients_refused", 0),
+    )
 
 
 # ---------------------------------------------------------------- staging files
@@ -125,12 +239,13 @@ def _connect(settings: Settings):
 #   Airflow run starts, it is stale: `start_run` is the first task of banwatch_pipeline, which
 #   has max_active_runs=1, so the earlier run has ended (a dagrun_timeout fails it without
 #   running record_failure). A CLI pass cannot know that, so for it only the age bound applies.
-# * Any run whose process started longer than STALE_RUN_AFTER ago (wall clock) is stale: that
-#   is three times the DAG's dagrun_timeout (2 h), and a pass takes minutes.
-STALE_RUN_AFTER = dt.timedelta(hours=6)
+# * Any run whose process started longer than `schedule.stale_run_hours` ago (wall clock) is
+#   stale: 6 h by default, three times the DAG's dagrun_timeout (2 h), and a pass takes minutes.
 
 
-def _stale_reason(run: dict[str, Any], pid: int | None, host: str) -> str | None:
+def _stale_reason(
+    run: dict[str, Any], pid: int | None, host: str, after: dt.timedelta
+) -> str | None:
     """Why the `running` row `run` (not the current run) is stale, or None if it may be live."""
     from banwatch.warehouse.store import process_alive
 
@@ -139,8 +254,8 @@ def _stale_reason(run: dict[str, Any], pid: int | None, host: str) -> str | None
             return f"interrupted: its process {run['pid']} on {host} is gone"
     if run["pid"] is None and pid is None:
         return "interrupted: a later Airflow run started (the DAG runs one at a time)"
-    if run["age"] > STALE_RUN_AFTER:
-        return f"interrupted: still running after {STALE_RUN_AFTER} (limit for a pass)"
+    if run["age"] > after:
+        return f"interrupted: still running after {after} (schedule.stale_run_hours)"
     return None
 
 
@@ -149,9 +264,10 @@ def _abort_stale_runs(settings: Settings, con: Any, run_id: str, pid: int | None
     from banwatch.warehouse import store
 
     host = socket.gethostname()
+    after = dt.timedelta(hours=settings.schedule.stale_run_hours)
     aborted = []
     for run in store.running_runs(con):
-        reason = None if run["run_id"] == run_id else _stale_reason(run, pid, host)
+        reason = None if run["run_id"] == run_id else _stale_reason(run, pid, host, after)
         if reason is None:
             continue
         store.abort_run(con, run["run_id"], reason)
@@ -173,7 +289,7 @@ def _staging_error(settings: Settings, run_dir: Path, exc: OSError) -> ConfigErr
 
 def start_run(
     settings: Settings, run_id: str, now: dt.datetime, *, pid: int | None = None
-) -> dict[str, Any]:
+) -> Started:
     """DB: migrate, record the run, and stage what the network steps need from the warehouse.
 
     First it clears what interrupted passes left (`_abort_stale_runs`, and snapshot copies a
@@ -193,7 +309,7 @@ def start_run(
         _abort_stale_runs(settings, con, run_id, pid)
         store.start_run(con, run_id, now, pid=pid, host=socket.gethostname())
         states = store.feed_states(con)
-        known = store.recent_urls(con, now - dt.timedelta(days=KNOWN_URL_DAYS))
+        known = store.recent_urls(con, now - dt.timedelta(days=settings.fetch.known_url_days))
         meta = {"run_id": run_id, "now": now.isoformat(), "known_urls": sorted(known)}
         try:
             _dump(run_dir / STATE_FILE, states.values(), meta)
@@ -211,10 +327,10 @@ def start_run(
         len(batches),
         len(known),
     )
-    return {"run_dir": str(run_dir), "batches": batches}
+    return Started(str(run_dir), batches)
 
 
-def poll_feeds(settings: Settings, run_dir: str, batch: list[str]) -> dict[str, Any]:
+def poll_feeds(settings: Settings, run_dir: str, batch: list[str]) -> Polled:
     """Network: conditional GET of one batch of feeds; stages results and their new entries."""
     from banwatch.ingest.feeds import fetch_feeds, new_entries
     from banwatch.ingest.http import make_client
@@ -228,7 +344,7 @@ def poll_feeds(settings: Settings, run_dir: str, batch: list[str]) -> dict[str, 
     failed = sum(1 for r in results if r.outcome in ("hard", "temporary"))
     path = _dump(Path(run_dir) / f"poll-{_batch_key(batch)}.jsonl", [*results, *entries])
     logger.info("polled %d feeds (%d failed): %d new entries", len(results), failed, len(entries))
-    return {"path": path, "feeds": len(results), "failed": failed, "entries": len(entries)}
+    return Polled(path, feeds=len(results), failed=failed, entries=len(entries))
 
 
 def fetch_and_extract(
@@ -236,7 +352,7 @@ def fetch_and_extract(
     run_dir: str,
     poll_path: str,
     on_article: Callable[[Article], None] | None = None,
-) -> dict[str, Any]:
+) -> Fetched:
     """Network + CPU: fetch the new entries' pages and extract their text and metadata.
 
     Extraction runs in `fetch.extract_workers` processes; `on_article` sees each article as it
@@ -255,17 +371,17 @@ def fetch_and_extract(
     out = Path(poll_path).with_name(Path(poll_path).name.replace("poll-", "articles-"))
     path = _dump(out, articles)
     failed = sum(1 for a in articles if a.outcome in ("hard", "temporary"))
-    return {"path": path, "articles": len(articles), "failed": failed}
+    return Fetched(path, articles=len(articles), failed=failed)
 
 
-def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) -> dict[str, Any]:
+def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) -> Grouped:
     """DB read + CPU: embed new articles (title + lead) and group them into stories.
 
     The stored articles they may join come from the stories index (`enrich.story_index`): each
     new article's `dedupe.neighbours` nearest within its own window, never the whole window.
     Each new article's signature is computed here once and staged, to be stored at load.
     """
-    from banwatch.enrich.dedupe import dedupe_stories
+    from banwatch.enrich.dedupe import NewArticles, dedupe_stories
     from banwatch.enrich.embed import embed_texts, embedder_from
     from banwatch.enrich.story_index import signature_json, signature_of, stored_articles
 
@@ -274,7 +390,7 @@ def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) 
     path = Path(run_dir) / "stories.jsonl"
     if not articles:
         _dump(path, [], {"ids": [], "matrix": None, "model": settings.embed.model})
-        return {"path": str(path), "new_stories": 0}
+        return Grouped(str(path))
     embedder = embedder_from(settings.embed)
     started = time.perf_counter()
     matrix = embed_texts([a.lead for a in articles], embedder, batch_size=settings.embed.batch_size)
@@ -293,14 +409,13 @@ def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) 
         )
     logger.info("stories: %s", found)
     assignments, counts = dedupe_stories(
-        [a.article_id for a in articles],
-        [a.published_at for a in articles],
-        matrix,
+        NewArticles(
+            [a.article_id for a in articles], [a.published_at for a in articles], matrix, signatures
+        ),
         stored,
         threshold=settings.dedupe.threshold,
         window_days=settings.dedupe.window_days,
         now=now,
-        signatures=signatures,
         model_languages=settings.dedupe.model_languages,
         decider=settings.dedupe.decider,
     )
@@ -313,7 +428,7 @@ def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) 
         "signatures": [signature_json(s) for s in signatures],
     }
     _dump(path, assignments, meta)
-    return {"path": str(path), "new_stories": counts["new_stories"]}
+    return Grouped(str(path), new_stories=counts["new_stories"])
 
 
 def _update_story_index(settings: Settings, con: Any, model: str) -> None:
@@ -329,7 +444,7 @@ def _update_story_index(settings: Settings, con: Any, model: str) -> None:
         logger.warning("stories index not updated (%s); the next pass catches it up", exc)
 
 
-def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) -> dict[str, Any]:
+def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) -> Detected:
     """CPU: detect government app-ban events (and background mentions) in the new articles."""
     from banwatch.enrich.apps import load_catalogue
     from banwatch.enrich.detect import detect_ban_events, load_model
@@ -348,19 +463,12 @@ def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) ->
     )
     path = _dump(Path(run_dir) / "detections.pkl", detections)
     logger.info("detections: %s", counts)
-    return {"path": path, "detections": len(detections)}
+    return Detected(path, detections=len(detections))
 
 
 def load(
-    settings: Settings,
-    run_dir: str,
-    poll_paths: Sequence[str],
-    article_paths: Sequence[str],
-    stories_path: str,
-    detections_path: str,
-    now: dt.datetime,
-    replay: bool = False,
-) -> dict[str, Any]:
+    settings: Settings, run_dir: str, staged: Staged, now: dt.datetime, *, replay: bool = False
+) -> Loaded:
     """DB write: load feeds, articles, stories and detections; resolve events; fill the outbox.
 
     Everything is ONE transaction: feed state (ETag/Last-Modified), articles, embeddings,
@@ -374,15 +482,14 @@ def load(
     evaluation over an archive), so the recency window is applied as if banwatch had been running
     then; otherwise everything new is first seen `now`.
     """
-    from banwatch.enrich.novelty import holder_of, inherit_scopes, resolve_events
     from banwatch.faults import checkpoint
     from banwatch.warehouse import store
 
     run_id = _state(run_dir)["run_id"]
-    results = [r for p in poll_paths for r in _polled(p)[0]]
-    articles = _articles_from(article_paths)
-    stories = _stories(stories_path)
-    detections = _load(detections_path)
+    results = [r for p in staged.poll_paths for r in _polled(p)[0]]
+    articles = _articles_from(staged.article_paths)
+    stories = _stories(staged.stories_path)
+    detections = _load(staged.detections_path)
     seen_at = {
         a.article_id: (a.published_at if replay and a.published_at else now) for a in articles
     }
@@ -399,34 +506,53 @@ def load(
             checkpoint("load:embeddings")
             new_stories = store.load_stories(con, stories["assignments"], now)
             checkpoint("load:stories")
-            detections = inherit_scopes(
-                detections, store.holder_states(con, {holder_of(d) for d in detections})
-            )
-            store.load_detections(con, detections)
-            checkpoint("load:detections")
-            history = store.situation_history(con, {d.situation for d in detections})
-            resolution = resolve_events(
-                detections,
-                history,
-                seen_at=seen_at,
-                recency_days=settings.alerts.recency_days,
-                urls={a.article_id: a.url for a in articles},
-                outlets={a.article_id: a.site_name or a.feed_name for a in articles},
-                min_confidence=settings.alerts.min_confidence,
-            )
-            applied = store.apply_resolution(con, resolution)
+            new_events, applied = _load_events(settings, con, detections, articles, seen_at)
             checkpoint("load:events")
         checkpoint("load:committed")
         _update_story_index(settings, con, stories["model"])
-    counts = {
-        "new_articles": new_articles,
-        "new_stories": new_stories,
-        "new_events": len(resolution.new_events),
-        "alertable_events": applied["queued"],
-        "candidates": applied["candidates"],
-    }
-    logger.info("loaded: %s", counts)
-    return counts
+    loaded = Loaded(
+        new_articles=new_articles,
+        new_stories=new_stories,
+        new_events=new_events,
+        alertable_events=applied["queued"],
+        candidates=applied["candidates"],
+    )
+    logger.info("loaded: %s", loaded)
+    return loaded
+
+
+def _load_events(
+    settings: Settings,
+    con: Any,
+    detections: list[Detection],
+    articles: Sequence[Article],
+    seen_at: Mapping[str, dt.datetime],
+) -> tuple[int, dict[str, int]]:
+    """Store the detections and resolve them into events against the warehouse's history
+    (inside `load`'s transaction); returns the new events and `apply_resolution`'s counts."""
+    from banwatch.enrich.novelty import holder_of, inherit_scopes, resolve_events
+    from banwatch.faults import checkpoint
+    from banwatch.warehouse import store
+
+    detections = inherit_scopes(
+        detections,
+        store.holder_states(con, {holder_of(d) for d in detections}),
+        settings.events,
+    )
+    store.load_detections(con, detections)
+    checkpoint("load:detections")
+    history = store.situation_history(con, {d.situation for d in detections})
+    resolution = resolve_events(
+        detections,
+        history,
+        seen_at=seen_at,
+        recency_days=settings.alerts.recency_days,
+        urls={a.article_id: a.url for a in articles},
+        outlets={a.article_id: a.site_name or a.feed_name for a in articles},
+        min_confidence=settings.alerts.min_confidence,
+        policy=settings.events,
+    )
+    return len(resolution.new_events), store.apply_resolution(con, resolution)
 
 
 def send_alerts(settings: Settings) -> dict[str, Any]:
@@ -435,21 +561,18 @@ def send_alerts(settings: Settings) -> dict[str, Any]:
     The counts include `undelivered` and `recipients_refused` (see `alerts.send.send_alerts`),
     which make `banwatch run` exit 4.
     """
-    from banwatch.alerts.send import SmtpMailer
+    from banwatch.alerts.send import mailer_for
     from banwatch.alerts.send import send_alerts as send
 
     with _connect(settings) as con:
-        counts = send(con, SmtpMailer(settings.alerts), settings.alerts)
+        counts = send(con, mailer_for(settings.alerts), settings.alerts)
     return dict(counts)
 
 
-def finish_run(settings: Settings, run_id: str, run_dir: str, counts: dict[str, Any]) -> str:
+def finish_run(settings: Settings, run_id: str, run_dir: str, summary: PassSummary) -> str:
     """DB write: record the run's counts, remove its staging directory, return the summary line."""
     from banwatch.warehouse import store
 
-    summary = PassSummary(
-        **{k: int(v) for k, v in counts.items() if k in PassSummary.__dataclass_fields__}
-    )
     with _connect(settings) as con:
         store.finish_run(con, run_id, summary)
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -510,61 +633,11 @@ def maintenance(settings: Settings) -> dict[str, Any]:
     path = Path(settings.warehouse.path)
     before = path.stat().st_size if path.exists() else 0
     with _connect(settings) as con:
-        con.execute("VACUUM")
-        con.execute("FORCE CHECKPOINT")
+        store.compact(con)
         store.publish_snapshot(con, settings.warehouse.snapshot)
     after = path.stat().st_size
     logger.info("maintenance: warehouse %d -> %d bytes", before, after)
     return {"bytes_before": before, "bytes_after": after}
-
-
-def _rows(con: Any, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, list(params))
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _claim_digest(con: Any, day: dt.date) -> bool:
-    """Mark `day`'s digest `sending` (committed) before it goes out; False if already sent.
-
-    Like `warehouse.outbox.claim_alert`: a crash after the send leaves it `sending`, so it is
-    sent again (at least once), never skipped; a sent one is never sent twice.
-    """
-    con.begin()
-    try:
-        con.execute(
-            "INSERT INTO digests (day, status) VALUES (?, 'pending') ON CONFLICT DO NOTHING",
-            [day],
-        )
-        row = con.execute(
-            "UPDATE digests SET status = 'sending', attempts = attempts + 1, last_error = NULL "
-            "WHERE day = ? AND status IN ('pending', 'sending') RETURNING attempts",
-            [day],
-        ).fetchone()
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-    return row is not None
-
-
-def _digest_done(
-    con: Any, day: dt.date, counts: tuple[int, int], message_id: str, error: str | None
-) -> None:
-    """Record the attempt's outcome (one statement, committed): `sent`, or `pending` to retry."""
-    con.execute(
-        "UPDATE digests SET status = ?, events = ?, candidates = ?, message_id = ?, "
-        "last_error = ?, sent_at = CASE WHEN ? IS NULL THEN current_timestamp END WHERE day = ?",
-        [
-            "pending" if error else "sent",
-            counts[0],
-            counts[1],
-            message_id,
-            error[:1000] if error else None,
-            error,
-            day,
-        ],
-    )
 
 
 def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
@@ -577,32 +650,20 @@ def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
     `alerts.digest_report` the HTML report (`banwatch report`) is attached.
     """
     from banwatch.alerts.digest import compose_digest
-    from banwatch.alerts.send import SmtpMailer
-    from banwatch.warehouse import store
+    from banwatch.alerts.send import mailer_for
+    from banwatch.warehouse import digests, store
 
     recipients = settings.alerts.digest_recipients
     if not recipients or not settings.alerts.enabled:
         return {"sent": 0, "events": 0, "reason": "no digest_recipients configured"}
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    window = [start, start + dt.timedelta(days=1)]
     with _connect(settings) as con:
-        events = _rows(
-            con,
-            "SELECT * FROM ban_events WHERE NOT historical AND first_seen_at >= ? "
-            "AND first_seen_at < ? ORDER BY announced_on, jurisdiction",
-            window,
-        )
-        candidates = _rows(
-            con,
-            "SELECT * FROM ban_event_candidates WHERE first_seen_at >= ? AND first_seen_at < ? "
-            "ORDER BY confidence DESC, announced_on, jurisdiction",
-            window,
-        )
+        events, candidates = store.events_first_seen(con, start, start + dt.timedelta(days=1))
         counts = {"events": len(events), "candidates": len(candidates)}
         if not events and not candidates:
             logger.info("digest for %s skipped: no events and no candidates", day)
             return {"sent": 0, "skipped": 1, **counts, "reason": "no events"}
-        if not _claim_digest(con, day):
+        if not digests.claim_digest(con, day):
             logger.info("digest for %s not sent: already sent", day)
             return {"sent": 0, **counts, "reason": "already sent"}
         message = compose_digest(
@@ -618,15 +679,17 @@ def daily_digest(settings: Settings, day: dt.date) -> dict[str, Any]:
             from banwatch.report import build_report
 
             attach_report(message, build_report(con), day)
-        mailer = SmtpMailer(settings.alerts)
+        mailer = mailer_for(settings.alerts)
         try:
             mailer.send(message)
         except Exception as exc:
-            _digest_done(con, day, (len(events), len(candidates)), message["Message-ID"], str(exc))
+            digests.digest_done(
+                con, day, (len(events), len(candidates)), message["Message-ID"], str(exc)
+            )
             raise
         finally:
             mailer.close()
-        _digest_done(con, day, (len(events), len(candidates)), message["Message-ID"], None)
+        digests.digest_done(con, day, (len(events), len(candidates)), message["Message-ID"], None)
         store.publish_snapshot(con, settings.warehouse.snapshot)  # analysts see it was sent
     logger.info(
         "digest for %s: %d events, %d candidates to %d recipients",
@@ -662,7 +725,9 @@ def run_pass(
 
     started = start_run(settings, run_id, now, pid=os.getpid())
     try:
-        return _rest_of_pass(settings, run_id, started, now, replay, report, send)
+        return _rest_of_pass(
+            settings, run_id, started, now, replay=replay, report=report, send=send
+        )
     except Exception as exc:
         logger.warning("pass %s failed: %s", run_id, exc)
         try:
@@ -675,8 +740,9 @@ def run_pass(
 def _rest_of_pass(
     settings: Settings,
     run_id: str,
-    started: dict[str, Any],
+    started: Started,
     now: dt.datetime,
+    *,
     replay: bool,
     report: Progress,
     send: bool = True,
@@ -684,45 +750,34 @@ def _rest_of_pass(
     from banwatch.enrich.embed import EmbedAhead
     from banwatch.ingest.extract_pool import default_workers
 
-    run_dir = started["run_dir"]
-    summary = PassSummary()
-    poll_paths, article_paths = [], []
+    run_dir = started.run_dir
+    polled: list[Polled] = []
+    fetched: list[Fetched] = []
     # Leads are embedded as extraction workers deliver articles; embed_and_group reuses them.
     parallel = default_workers(settings.fetch.extract_workers) > 1
     ahead = EmbedAhead(settings.embed, parallel_extraction=parallel)
-    for batch in started["batches"]:
-        polled = poll_feeds(settings, run_dir, batch)
-        summary.feeds_polled += polled["feeds"]
-        summary.feeds_failed += polled["failed"]
-        poll_paths.append(polled["path"])
-        report("poll", {"feeds": summary.feeds_polled, "failed": summary.feeds_failed})
-        fetched = fetch_and_extract(settings, run_dir, polled["path"], ahead.add)
-        summary.articles_failed += fetched["failed"]
-        article_paths.append(fetched["path"])
-        report("fetch", {"articles": fetched["articles"], "failed": fetched["failed"]})
-    grouped = embed_and_group(settings, run_dir, article_paths)
+    for batch in started.batches:
+        polled.append(poll_feeds(settings, run_dir, batch))
+        feeds, failed = sum(p.feeds for p in polled), sum(p.failed for p in polled)
+        report("poll", {"feeds": feeds, "failed": failed})
+        fetched.append(fetch_and_extract(settings, run_dir, polled[-1].path, ahead.add))
+        report("fetch", {"articles": fetched[-1].articles, "failed": fetched[-1].failed})
+    grouped = embed_and_group(settings, run_dir, [f.path for f in fetched])
     ahead.close()
-    report("stories", {"new_stories": grouped["new_stories"]})
-    detected = detect_events(settings, run_dir, article_paths)
-    report("detect", {"detections": detected["detections"]})
-    loaded = load(
-        settings, run_dir, poll_paths, article_paths, grouped["path"], detected["path"], now, replay
-    )
-    summary.new_articles = loaded["new_articles"]
-    summary.new_stories = loaded["new_stories"]
-    summary.new_events = loaded["new_events"]
-    report("load", loaded)
-    if not send:
+    report("stories", {"new_stories": grouped.new_stories})
+    detected = detect_events(settings, run_dir, [f.path for f in fetched])
+    report("detect", {"detections": detected.detections})
+    staged = Staged.of(polled, fetched, grouped, detected)
+    loaded = load(settings, run_dir, staged, now, replay=replay)
+    report("load", loaded.to_xcom())
+    sent = None
+    if send:
+        sent = send_alerts(settings)
+        report("alerts", sent)
+    else:
         logger.info("alerts not sent (--no-alerts): they stay pending in the outbox")
-        report("alerts", {"sent": 0, "held": loaded["alertable_events"]})
-        finish_run(settings, run_id, run_dir, summary.__dict__)
-        publish_snapshot(settings)
-        return summary
-    sent = send_alerts(settings)
-    summary.emails_sent = sent.get("sent", 0)
-    summary.alerts_undelivered = sent.get("undelivered", 0)
-    summary.recipients_refused = sent.get("recipients_refused", 0)
-    report("alerts", sent)
-    finish_run(settings, run_id, run_dir, summary.__dict__)
+        report("alerts", {"sent": 0, "held": loaded.alertable_events})
+    summary = summarise(polled, fetched, loaded, sent)
+    finish_run(settings, run_id, run_dir, summary)
     publish_snapshot(settings)
     return summary

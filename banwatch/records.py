@@ -1,14 +1,80 @@
-"""Typed records that flow between the stages.
+"""The one schema of banwatch's records: what flows between the stages, and its vocabularies.
 
 Third-party shapes (feedparser entries, trafilatura documents, DuckDB rows) are normalised
 into these dataclasses at the boundary, so every stage is a plain function over lists of them.
+The warehouse's tables are described in `banwatch.warehouse.schema`; an event's columns there
+are the fields of `Event` here, by name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from dataclasses import dataclass, field
+
+Situation = tuple[str, str, str, str, str]  # (country, subdivision or "", app, scope, body)
+Holder = tuple[str, str, str]  # (country, subdivision or "", app): a situation without scope
+# (scope, body, action, announced_on, article_id or "" for a stored state)
+KnownState = tuple[str, str, str, dt.date, str]
+
+
+class Level(enum.StrEnum):
+    """Who acts: a country, a part of one, or a body above countries (the EU)."""
+
+    NATIONAL = "national"
+    SUBNATIONAL = "subnational"
+    SUPRANATIONAL = "supranational"
+
+
+class Scope(enum.StrEnum):
+    """Whom or what devices a step covers."""
+
+    GOVERNMENT_DEVICES = "government_devices"
+    NATIONWIDE = "nationwide"
+    OTHER = "other"
+
+
+class Action(enum.StrEnum):
+    """The state a step puts a situation in."""
+
+    BAN = "ban"
+    PROPOSED = "proposed"
+    LIFTED = "lifted"
+
+
+class EventStatus(enum.StrEnum):
+    """Whether an event is emailed: only news is; candidates wait for review."""
+
+    NEWS = "news"  # emailed
+    CANDIDATE = "candidate"  # confidence below alerts.min_confidence: for review, never alone
+    HISTORICAL = "historical"  # confident, but old news when first seen
+
+
+class AlertStatus(enum.StrEnum):
+    """A row of the alert outbox (`alerts.status`)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Verdict(enum.StrEnum):
+    """An analyst's judgement of an event (`banwatch review`)."""
+
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+def _coerce(record: object, **vocabularies: type[enum.StrEnum]) -> None:
+    """Turn plain strings (a DuckDB row, a detector's output) into their vocabulary's member:
+    an unknown value fails here, at the boundary, not as a silent mismatch later."""
+    for name, vocabulary in vocabularies.items():
+        value = getattr(record, name)
+        if not isinstance(value, vocabulary):
+            object.__setattr__(record, name, vocabulary(value))
 
 
 class Outcome(enum.StrEnum):
@@ -117,10 +183,10 @@ class Detection:
     jurisdiction: str
     country: str  # ISO 3166-1 alpha-2, "EU" for EU institutions
     subdivision: str | None  # ISO 3166-2, e.g. "GB-WLS"
-    level: str  # national | subnational | supranational
+    level: Level
     app: str
-    scope: str  # government_devices | nationwide | other
-    action: str  # ban | proposed | lifted
+    scope: Scope
+    action: Action
     announced_on: dt.date | None
     evidence: str
     confidence: float
@@ -130,8 +196,11 @@ class Detection:
     # ban"): the scope is then a default that the situation's known state may correct.
     scope_explicit: bool = True
 
+    def __post_init__(self) -> None:
+        _coerce(self, level=Level, scope=Scope, action=Action)
+
     @property
-    def situation(self) -> tuple[str, str, str, str, str]:
+    def situation(self) -> Situation:
         """The situation key: (country, subdivision, app, scope, body); its states are events."""
         return (self.country, self.subdivision or "", self.app, self.scope, self.body)
 
@@ -144,10 +213,10 @@ class Event:
     jurisdiction: str
     country: str
     subdivision: str | None
-    level: str
+    level: Level
     app: str
-    scope: str
-    action: str
+    scope: Scope
+    action: Action
     body: str
     announced_on: dt.date | None
     first_seen_at: dt.datetime
@@ -156,9 +225,87 @@ class Event:
     url: str
     historical: bool = False  # announced before the recency window when first seen: not emailed
     source_count: int = 1
-    # news (emailed) | candidate (confidence below alerts.min_confidence: for review, never
-    # emailed one by one) | historical (confident, but old news when first seen)
-    status: str = "news"
+    status: EventStatus = EventStatus.NEWS
+
+    def __post_init__(self) -> None:
+        _coerce(self, level=Level, scope=Scope, action=Action, status=EventStatus)
+
+    @property
+    def situation(self) -> Situation:
+        return (self.country, self.subdivision or "", self.app, self.scope, self.body or "")
+
+    @classmethod
+    def first_reported(
+        cls,
+        d: Detection,
+        event_id: str,
+        *,
+        announced_on: dt.date,
+        first_seen_at: dt.datetime,
+        url: str,
+    ) -> Event:
+        """The event a detection starts: the fields both records share are the detection's."""
+        own = {"event_id": event_id, "announced_on": announced_on}
+        own |= {"first_seen_at": first_seen_at, "url": url}
+        shared = {f.name for f in dataclasses.fields(cls)} & {
+            f.name for f in dataclasses.fields(Detection)
+        }
+        return cls(**{name: getattr(d, name) for name in shared - own.keys()}, **own)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One article behind one event (a row of `event_sources`)."""
+
+    event_id: str
+    article_id: str
+    url: str
+    outlet: str
+    evidence: str
+    confidence: float
+    announced_on: dt.date | None
+    jurisdiction: str
+    level: Level
+
+    def __post_init__(self) -> None:
+        _coerce(self, level=Level)
+
+
+@dataclass(frozen=True)
+class EventState:
+    """One known state of a situation: a stored event with its sources, or a background mention."""
+
+    action: Action
+    announced_on: dt.date | None
+    event: Event | None = None  # None for a background mention
+    sources: tuple[Source, ...] = ()
+    article_id: str = ""  # for a mention: the article that recalls it
+
+    def __post_init__(self) -> None:
+        _coerce(self, action=Action)
+
+    @property
+    def is_mention(self) -> bool:
+        return self.event is None
+
+    def sort_key(self) -> tuple[dt.date, int, str]:
+        return (self.announced_on or dt.date.min, int(not self.is_mention), self.event_id)
+
+    @property
+    def event_id(self) -> str:
+        return self.event.event_id if self.event else ""
+
+
+@dataclass
+class Resolution:
+    """What a batch of detections changes in the warehouse (`enrich.novelty.resolve_events`)."""
+
+    new_events: list[Event] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)  # new sources, of new and known events
+    mentions: list[Detection] = field(default_factory=list)
+    updated_events: list[Event] = field(default_factory=list)  # known events whose fields changed
+    # known candidates that became news in this batch -> when (first seen of the source that did it)
+    promoted: dict[str, dt.datetime] = field(default_factory=dict)
 
 
 @dataclass

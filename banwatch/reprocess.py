@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from banwatch.config import Settings
+from banwatch.config import FetchSettings, Settings
 from banwatch.errors import BanwatchError
 from banwatch.records import Article, Detection, Outcome, ParsedEntry
 
@@ -87,8 +87,9 @@ class _DryRun(Exception):
     """Raised inside the transaction to roll a dry run back."""
 
 
-def reextract(row: dict[str, Any]) -> Article:
-    """The article as the current extractor reads its stored raw HTML (or the stored one)."""
+def reextract(row: dict[str, Any], fetch: FetchSettings) -> Article:
+    """The article as the current extractor, with today's `fetch` settings, reads its stored
+    raw HTML (or the stored one)."""
     from banwatch.ingest.extract import extract_article
     from banwatch.ingest.fetch import FetchedPage, decode_html
 
@@ -125,7 +126,7 @@ def reextract(row: dict[str, Any]) -> Article:
         published_at=stored.published_at,
     )
     page = FetchedPage(entry=entry, raw=body, html=html, fetched_at=stored.fetched_at)
-    article = extract_article(page)
+    article = extract_article(page, fetch)
     article.raw_html_gz = raw
     return article
 
@@ -151,10 +152,6 @@ def detector(settings: Settings) -> Callable[[Sequence[Article]], list[Detection
         return detections
 
     return detect
-
-
-def _holder(d: Detection) -> tuple[str, str, str]:
-    return (d.country, d.subdivision or "", d.app)
 
 
 def _changes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[Change]:
@@ -197,7 +194,9 @@ def reprocess(
     with store.connect(settings.warehouse.path) as con:
         try:
             with store.transaction(con):
-                _rebuild(settings, con, since, detect, report, report_progress)
+                _rebuild(
+                    settings, con, since, detect=detect, report=report, progress=report_progress
+                )
                 if dry_run:
                     raise _DryRun
         except _DryRun:
@@ -212,27 +211,56 @@ def _rebuild(
     settings: Settings,
     con: Any,
     since: dt.datetime | None,
+    *,
     detect: Callable[[Sequence[Article]], list[Detection]],
     report: Report,
     progress: Progress,
 ) -> None:
-    from banwatch.enrich.novelty import holder_of, inherit_scopes, resolve_events
+    from banwatch.enrich.novelty import holder_of
     from banwatch.faults import checkpoint
     from banwatch.warehouse import reprocess as sql
-    from banwatch.warehouse import store
 
     ids = sql.article_ids_since(con, since)
     report.articles = len(ids)
     sight = sql.first_sight(con)  # before anything changes: it reads the events as they were
     holders = sql.detection_holders(con, ids)
-    report.detections_before = con.execute(
-        "SELECT count(*) FROM detections WHERE list_contains(?, article_id)", [ids]
-    ).fetchall()[0][0]
+    report.detections_before = sql.count_detections(con, ids)
+    fresh = _redetect(con, ids, detect, report, progress, fetch=settings.fetch)
+    report.detections_after = len(fresh)
+    holders |= {holder_of(d) for d in fresh}
+    report.holders = len(holders)
+    sql.delete_detections(con, ids)
+    reprocessed = set(ids)
+    kept = [d for d in sql.holder_detections(con, holders) if d.article_id not in reprocessed]
+    before = sql.holder_events(con, holders)
+    had_alert = sql.alert_ids(con)
+    sql.clear_holders(con, holders)
+    checkpoint("reprocess:cleared")
+    _replay(settings, con, kept, fresh, sight)
+    after = sql.holder_events(con, holders)
+    settled = sql.settle_outbox(con, had_alert, before, after)
+    logger.info("reprocess outbox: %s", settled)
+    report.changes = _changes(before, after)
+    checkpoint("reprocess:events")
+
+
+def _redetect(
+    con: Any,
+    ids: Sequence[str],
+    detect: Callable[[Sequence[Article]], list[Detection]],
+    report: Report,
+    progress: Progress,
+    *,
+    fetch: FetchSettings,
+) -> list[Detection]:
+    """Extract and detect the stored articles `ids` again, a chunk at a time; store the text."""
+    from banwatch.warehouse import reprocess as sql
+
     fresh: list[Detection] = []
     started = time.perf_counter()
     for done, chunk in enumerate(sql.chunks(ids, CHUNK), 1):
         rows = sql.read_articles(con, chunk)
-        articles = [reextract(r) for r in rows]
+        articles = [reextract(r, fetch) for r in rows]
         report.reextracted += sum(a.raw_html_gz is not None for a in articles)
         report.text_changed += sum(
             (a.title, a.text) != (r["title"] or "", r["text"] or "")
@@ -246,18 +274,22 @@ def _rebuild(
                 "reprocess: %d/%d articles (%.1f s)", count, len(ids), time.perf_counter() - started
             )
             progress("articles", {"done": count, "of": len(ids)})
-    report.detections_after = len(fresh)
-    holders |= {_holder(d) for d in fresh}
-    report.holders = len(holders)
-    sql.delete_detections(con, ids)
-    reprocessed = set(ids)
-    kept = [d for d in sql.holder_detections(con, holders) if d.article_id not in reprocessed]
-    before = sql.holder_events(con, holders)
-    had_alert = sql.alert_ids(con)
-    sql.clear_holders(con, holders)
-    checkpoint("reprocess:cleared")
+    return fresh
 
-    # Replay the passes in the order they ran: each batch sees the states the earlier built.
+
+def _replay(
+    settings: Settings,
+    con: Any,
+    kept: Sequence[Detection],
+    fresh: Sequence[Detection],
+    sight: dict[str, tuple[tuple[Any, ...], dt.datetime]],
+) -> None:
+    """Resolve the holders' detections again, pass by pass in the order the passes ran: each
+    batch sees the states the earlier ones built, each article at its first-seen time."""
+    from banwatch.enrich.novelty import holder_of, inherit_scopes, resolve_events
+    from banwatch.warehouse import reprocess as sql
+    from banwatch.warehouse import store
+
     batches: dict[tuple[Any, ...], list[tuple[Detection, bool]]] = defaultdict(list)
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     for d, is_fresh in [*((d, False) for d in kept), *((d, True) for d in fresh)]:
@@ -267,7 +299,8 @@ def _rebuild(
     for key in sorted(batches):
         batch = batches[key]
         dets = [d for d, _ in batch]
-        inherited = inherit_scopes(dets, store.holder_states(con, {holder_of(d) for d in dets}))
+        known = store.holder_states(con, {holder_of(d) for d in dets})
+        inherited = inherit_scopes(dets, known, settings.events)
         # stored detections were inherited when first loaded; only fresh ones are inherited now
         dets = [
             new if is_fresh else old for (old, is_fresh), new in zip(batch, inherited, strict=True)
@@ -284,10 +317,6 @@ def _rebuild(
             urls=urls,
             outlets=outlets,
             min_confidence=settings.alerts.min_confidence,
+            policy=settings.events,
         )
         store.apply_resolution(con, resolution)
-    after = sql.holder_events(con, holders)
-    settled = sql.settle_outbox(con, had_alert, before, after)
-    logger.info("reprocess outbox: %s", settled)
-    report.changes = _changes(before, after)
-    checkpoint("reprocess:events")

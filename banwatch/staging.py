@@ -25,7 +25,7 @@ import json
 import os
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,9 +76,9 @@ def decode(tp: Any, value: Any) -> Any:
     """Rebuild a value of declared type `tp` from its `encode`d form."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        return decode(next(a for a in args if a is not type(None)), value)
+        return (
+            None if value is None else decode(next(a for a in args if a is not type(None)), value)
+        )
     if value is None:
         return None
     if origin in (list, tuple, set, frozenset):
@@ -86,19 +86,26 @@ def decode(tp: Any, value: Any) -> Any:
         return (origin or list)(decode(inner, v) for v in value)
     if origin is dict:
         return {k: decode(args[1], v) for k, v in value.items()}
+    return _scalar(tp, value)
+
+
+# How a scalar's encoded form is read back, by declared type (others are JSON already).
+_SCALARS: dict[Any, Callable[[Any], Any]] = {
+    dt.datetime: dt.datetime.fromisoformat,
+    dt.date: dt.date.fromisoformat,
+    bytes: base64.b64decode,
+    float: float,
+}
+
+
+def _scalar(tp: Any, value: Any) -> Any:
+    """A record, an enum member (an unknown value fails), or a datetime, date, bytes, float."""
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         return _record(tp, value)
-    if tp is dt.datetime:
-        return dt.datetime.fromisoformat(value)
-    if tp is dt.date:
-        return dt.date.fromisoformat(value)
-    if tp is bytes:
-        return base64.b64decode(value)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return tp(value)
-    if tp is float:
-        return float(value)
-    return value
+    convert = _SCALARS.get(tp)
+    return convert(value) if convert else value
 
 
 def _record(cls: type, data: dict[str, Any]) -> Any:

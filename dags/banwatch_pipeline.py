@@ -58,44 +58,52 @@ def _now() -> dt.datetime:
     doc_md=__doc__,
 )
 def banwatch_pipeline():
-    # Tasks returning a dict of paths and counts say multiple_outputs=False: from `-> dict`
-    # TaskFlow would infer True and also push every key as an XCom of its own.
+    # A task returns its step's result as `to_xcom()` (a plain dict: Airflow deserialises only
+    # allowed classes) and the next task rebuilds it with `from_xcom`. Such tasks say
+    # multiple_outputs=False: from `-> dict` TaskFlow would infer True and also push every key
+    # as an XCom of its own.
     @task(pool=POOL)
     def start_run() -> list[list[str]]:
         """Returns the feed batches to map over; the run's staging dir goes under key run_dir."""
         pipeline, settings = task_pipeline()
         ctx = get_current_context()
         started = pipeline.start_run(settings, ctx["run_id"], _now())
-        ctx["ti"].xcom_push(key="run_dir", value=started["run_dir"])
-        return started["batches"]
+        ctx["ti"].xcom_push(key="run_dir", value=started.run_dir)
+        return started.batches
 
     @task(multiple_outputs=False, **NETWORK)
     def poll_feeds(run_dir: str, batch: list[str]) -> dict:
         pipeline, settings = task_pipeline()
-        return pipeline.poll_feeds(settings, run_dir, batch)
+        return pipeline.poll_feeds(settings, run_dir, batch).to_xcom()
 
     @task(multiple_outputs=False, **NETWORK)
     def fetch_and_extract(run_dir: str, polled: dict) -> dict:
         pipeline, settings = task_pipeline()
-        return pipeline.fetch_and_extract(settings, run_dir, polled["path"])
+        path = pipeline.Polled.from_xcom(polled).path
+        return pipeline.fetch_and_extract(settings, run_dir, path).to_xcom()
 
     @task(pool=POOL, multiple_outputs=False)
     def embed_and_group(run_dir: str, fetched: list[dict]) -> dict:
         pipeline, settings = task_pipeline()
-        return pipeline.embed_and_group(settings, run_dir, [f["path"] for f in fetched])
+        paths = [pipeline.Fetched.from_xcom(f).path for f in fetched]
+        return pipeline.embed_and_group(settings, run_dir, paths).to_xcom()
 
     @task(multiple_outputs=False)
     def detect_events(run_dir: str, fetched: list[dict]) -> dict:
         pipeline, settings = task_pipeline()
-        return pipeline.detect_events(settings, run_dir, [f["path"] for f in fetched])
+        paths = [pipeline.Fetched.from_xcom(f).path for f in fetched]
+        return pipeline.detect_events(settings, run_dir, paths).to_xcom()
 
     @task(pool=POOL, outlets=[ARTICLES, EVENTS], multiple_outputs=False)
     def load(run_dir: str, polled: list, fetched: list, grouped: dict, detected: dict) -> dict:
         pipeline, settings = task_pipeline()
-        poll_paths, article_paths = [p["path"] for p in polled], [f["path"] for f in fetched]
-        return pipeline.load(
-            settings, run_dir, poll_paths, article_paths, grouped["path"], detected["path"], _now()
+        staged = pipeline.Staged.of(
+            [pipeline.Polled.from_xcom(p) for p in polled],
+            [pipeline.Fetched.from_xcom(f) for f in fetched],
+            pipeline.Grouped.from_xcom(grouped),
+            pipeline.Detected.from_xcom(detected),
         )
+        return pipeline.load(settings, run_dir, staged, _now()).to_xcom()
 
     @task(pool=POOL, multiple_outputs=False, **NETWORK)
     def send_alerts(loaded: dict) -> dict:
@@ -104,16 +112,15 @@ def banwatch_pipeline():
 
     @task(pool=POOL)
     def finish_run(run_dir: str, polled: list, fetched: list, loaded: dict, sent: dict) -> str:
-        counts = {
-            "feeds_polled": sum(p["feeds"] for p in polled),
-            "feeds_failed": sum(p["failed"] for p in polled),
-            "articles_failed": sum(f["failed"] for f in fetched),
-            "emails_sent": sent.get("sent", 0),
-            **loaded,
-        }
-        run_id = get_current_context()["run_id"]
         pipeline, settings = task_pipeline()
-        return pipeline.finish_run(settings, run_id, run_dir, counts)
+        summary = pipeline.summarise(
+            [pipeline.Polled.from_xcom(p) for p in polled],
+            [pipeline.Fetched.from_xcom(f) for f in fetched],
+            pipeline.Loaded.from_xcom(loaded),
+            sent,
+        )
+        run_id = get_current_context()["run_id"]
+        return pipeline.finish_run(settings, run_id, run_dir, summary)
 
     @task(pool=POOL, multiple_outputs=False)
     def publish_snapshot(finished: str) -> dict:

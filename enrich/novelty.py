@@ -7,10 +7,10 @@ reporting the same ban are one event with forty sources, and one email.
 Rules, applied per situation with detections in announced_on order:
 
 - A detection joins the situation's latest event at or before its date when the action is the
-  same, its last source is at most `JOIN_WINDOW_DAYS` older, and no background mention records
-  a different state in between (a ban lifted in between makes a later ban a new event). A
-  detection dated up to `JOIN_TOLERANCE_DAYS` before the next event with the same action joins
-  that one (outlets date the same news differently). Otherwise it starts a new event.
+  same, its last source is at most `events.join_window_days` older, and no background mention
+  records a different state in between (a ban lifted in between makes a later ban a new event).
+  A detection dated up to `events.join_tolerance_days` before the next event with the same
+  action joins that one (outlets date the same news differently). Otherwise it starts a new event.
 - A detection that does not state its scope continues the situation in force on its
   (country, subdivision, app) (`inherit_scopes`): "lifts its ban" ends whatever ban there is.
 - Background detections (older events an article only recalls) become mentions. They never
@@ -40,69 +40,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from banwatch.records import Detection, Event
+from banwatch.config import EventSettings
+from banwatch.records import (
+    Action,
+    Detection,
+    Event,
+    EventState,
+    EventStatus,
+    Holder,
+    KnownState,
+    Resolution,
+    Situation,
+    Source,
+)
 
 logger = logging.getLogger(__name__)
 
-Situation = tuple[str, str, str, str, str]  # (country, subdivision or "", app, scope, body)
-Holder = tuple[str, str, str]  # (country, subdivision or "", app): a situation without scope
-# (scope, body, action, announced_on, article_id or "" for a stored state)
-KnownState = tuple[str, str, str, dt.date, str]
-
-JOIN_TOLERANCE_DAYS = 7  # a source may date an event up to a week early and still join it
-# Coverage of a state continues an event while it is fresh: the same action on a situation
-# reported this long after the event's last source is a new step (a second bill, a new ban).
-JOIN_WINDOW_DAYS = 90
-INHERIT_BAN_DAYS = 30  # an unscoped ban this close to a scoped one is more coverage of it
-
-
-@dataclass(frozen=True)
-class Source:
-    """One article behind one event (a row of `event_sources`)."""
-
-    event_id: str
-    article_id: str
-    url: str
-    outlet: str
-    evidence: str
-    confidence: float
-    announced_on: dt.date | None
-    jurisdiction: str
-    level: str
-
-
-@dataclass(frozen=True)
-class EventState:
-    """One known state of a situation: a stored event with its sources, or a background mention."""
-
-    action: str
-    announced_on: dt.date | None
-    event: Event | None = None  # None for a background mention
-    sources: tuple[Source, ...] = ()
-    article_id: str = ""  # for a mention: the article that recalls it
-
-    @property
-    def is_mention(self) -> bool:
-        return self.event is None
-
-    def sort_key(self) -> tuple[dt.date, int, str]:
-        return (self.announced_on or dt.date.min, int(not self.is_mention), self.event_id)
-
-    @property
-    def event_id(self) -> str:
-        return self.event.event_id if self.event else ""
-
-
-@dataclass
-class Resolution:
-    """What a batch of detections changes in the warehouse."""
-
-    new_events: list[Event] = field(default_factory=list)
-    sources: list[Source] = field(default_factory=list)  # new sources, of new and known events
-    mentions: list[Detection] = field(default_factory=list)
-    updated_events: list[Event] = field(default_factory=list)  # known events whose fields changed
-    # known candidates that became news in this batch -> when (first seen of the source that did it)
-    promoted: dict[str, dt.datetime] = field(default_factory=dict)
+# The join windows (how early a source may date an event, how long coverage continues one, how
+# close an unscoped ban must be to inherit a scope) are settings: `[events]` in the config.
+DEFAULT_POLICY = EventSettings()
 
 
 @dataclass
@@ -146,9 +102,6 @@ def _majority(values: Sequence[tuple[str, float]]) -> str:
     return min(counts, key=lambda v: (-counts[v], -weight[v], v))
 
 
-NEWS, CANDIDATE, HISTORICAL = "news", "candidate", "historical"
-
-
 def combined_confidence(sources: Sequence[Source]) -> float:
     """The most confident source's (calibrated) confidence, clamped to 0..1.
 
@@ -159,11 +112,11 @@ def combined_confidence(sources: Sequence[Source]) -> float:
     return round(max((min(max(s.confidence, 0.0), 1.0) for s in sources), default=0.0), 4)
 
 
-def event_status(confidence: float, historical: bool, min_confidence: float) -> str:
+def event_status(confidence: float, historical: bool, min_confidence: float) -> EventStatus:
     """`candidate` below `min_confidence` (never emailed one by one), else historical or news."""
     if confidence < min_confidence:
-        return CANDIDATE
-    return HISTORICAL if historical else NEWS
+        return EventStatus.CANDIDATE
+    return EventStatus.HISTORICAL if historical else EventStatus.NEWS
 
 
 def merge_event_fields(event: Event, sources: Sequence[Source]) -> Event:
@@ -205,19 +158,23 @@ def _prior(timeline: list[_Working], date: dt.date, action: str) -> _Working | N
 def _interrupted(mentions: list[EventState], start: dt.date, end: dt.date, action: str) -> bool:
     """Does a mention record another state (not a mere proposal) in (start, end]?"""
     return any(
-        m.action != action and m.action != "proposed" and start < m.announced_on <= end  # type: ignore[operator]
+        m.action != action and m.action != Action.PROPOSED and start < m.announced_on <= end  # type: ignore[operator]
         for m in mentions
     )
 
 
 def _find(
-    timeline: list[_Working], mentions: list[EventState], date: dt.date, action: str
+    timeline: list[_Working],
+    mentions: list[EventState],
+    date: dt.date,
+    action: str,
+    policy: EventSettings,
 ) -> _Working | None:
     prior = _prior(timeline, date, action)
     if (
         prior
         and prior.action == action
-        and (date - prior.last_reported).days <= JOIN_WINDOW_DAYS
+        and (date - prior.last_reported).days <= policy.join_window_days
         and not _interrupted(mentions, prior.date, date, action)
     ):
         return prior
@@ -225,7 +182,7 @@ def _find(
     if (
         later
         and later.action == action
-        and (later.date - date).days <= JOIN_TOLERANCE_DAYS
+        and (later.date - date).days <= policy.join_tolerance_days
         and not _interrupted(mentions, date, later.date, action)
     ):
         return later
@@ -237,6 +194,7 @@ def _restates_old_mention(
     timeline: list[_Working],
     d: Detection,
     date: dt.date,
+    *,
     days: int,
     seen_at: Mapping[str, dt.datetime],
 ) -> bool:
@@ -274,14 +232,16 @@ def holder_of(d: Detection) -> Holder:
 
 
 def inherit_scopes(
-    detections: Sequence[Detection], known: Mapping[Holder, Sequence[KnownState]]
+    detections: Sequence[Detection],
+    known: Mapping[Holder, Sequence[KnownState]],
+    policy: EventSettings = DEFAULT_POLICY,
 ) -> list[Detection]:
     """Give a detection that does not state its scope the scope of the situation it continues.
 
     "Italy lifts its ChatGPT block" ends the ban the data-protection authority imposed (scope
     `other`), not a nationwide one. A lifting with no stated scope takes the scope of the latest
     ban in force on (country, subdivision, app) at its date; a ban with no stated scope does so
-    only within `INHERIT_BAN_DAYS` of that ban, since a later, wider ban is news of its own.
+    only within `events.inherit_ban_days` of that ban, since a later, wider ban is news of its own.
     `known` holds the warehouse's states; the batch's own scoped detections count too.
     """
     states: dict[Holder, list[KnownState]] = {k: list(v) for k, v in known.items()}
@@ -293,8 +253,8 @@ def inherit_scopes(
     out = []
     for d in detections:
         # a lifting ends a ban in force whatever its wording says; a ban only when unscoped
-        unscoped = not d.scope_explicit or d.action == "lifted"
-        if d.background or not unscoped or d.action == "proposed" or not d.announced_on:
+        unscoped = not d.scope_explicit or d.action == Action.LIFTED
+        if d.background or not unscoped or d.action == Action.PROPOSED or not d.announced_on:
             out.append(d)
             continue
         others = [st for st in states.get(holder_of(d), ()) if st[4] != d.article_id]
@@ -302,7 +262,10 @@ def inherit_scopes(
         scoped = None
         if in_force and (d.scope, d.body) not in {(s, b) for s, b, _ in in_force}:
             scope, body, since = in_force[-1]
-            if d.action == "lifted" or (d.announced_on - since).days <= INHERIT_BAN_DAYS:
+            if (
+                d.action == Action.LIFTED
+                or (d.announced_on - since).days <= policy.inherit_ban_days
+            ):
                 scoped = dataclasses.replace(d, scope=scope, body=body, scope_explicit=True)
                 logger.debug("scope of %s inherited: %s -> %s", d.article_id, d.scope, scope)
         out.append(scoped or d)
@@ -313,11 +276,116 @@ def _bans_in_force(states: Sequence[KnownState], on: dt.date) -> list[tuple[str,
     """(scope, body, since) of each scope whose latest state on or before `on` is a ban."""
     latest: dict[tuple[str, str], tuple[dt.date, str]] = {}
     for scope, body, action, when, _article in states:
-        if when <= on and action != "proposed":
+        if when <= on and action != Action.PROPOSED:
             if (scope, body) not in latest or when >= latest[(scope, body)][0]:
                 latest[(scope, body)] = (when, action)
-    found = [(s, b, when) for (s, b), (when, action) in latest.items() if action == "ban"]
+    found = [(s, b, when) for (s, b), (when, action) in latest.items() if action == Action.BAN]
     return sorted(found, key=lambda x: x[2])
+
+
+@dataclass
+class _Batch:
+    """What resolving one batch needs about its articles, and the situations' timelines."""
+
+    seen_at: Mapping[str, dt.datetime]
+    recency_days: int
+    urls: Mapping[str, str]
+    outlets: Mapping[str, str]
+    min_confidence: float
+    policy: EventSettings = DEFAULT_POLICY
+    timelines: dict[Situation, list[_Working]] = field(default_factory=dict)
+    mentions: dict[Situation, list[EventState]] = field(default_factory=dict)
+
+    def know(self, history: Mapping[Situation, Sequence[EventState]], mentioned: list[Detection]):
+        """Timelines of the stored events, and the mentions stored and in this batch."""
+        for situation, states in history.items():
+            self.timelines[situation] = [
+                _Working(s.event, {src.article_id: src for src in s.sources}, is_new=False)
+                for s in states
+                if s.event is not None
+            ]
+            self.mentions[situation] = [s for s in states if s.is_mention and s.announced_on]
+        for d in mentioned:
+            if d.announced_on:
+                self.mentions.setdefault(d.situation, []).append(
+                    EventState(d.action, d.announced_on, article_id=d.article_id)
+                )
+
+    def date_of(self, d: Detection) -> dt.date | None:
+        seen = self.seen_at.get(d.article_id)
+        return d.announced_on or (seen.date() if seen else None)
+
+    def target(self, d: Detection, date: dt.date) -> _Working:
+        """The event `d` joins: a known one, or a new one it starts."""
+        timeline = self.timelines.setdefault(d.situation, [])
+        known = self.mentions.get(d.situation, [])
+        target = _find(timeline, known, date, d.action, self.policy)
+        if target is not None:
+            return target
+        event_id = event_id_for(d.situation, d.action, date)
+        target = next((w for w in timeline if w.event.event_id == event_id), None)
+        if target is not None:
+            return target
+        seen = self.seen_at.get(d.article_id) or dt.datetime.combine(date, dt.time(), dt.UTC)
+        url = self.urls.get(d.article_id, "")
+        target = _Working(
+            Event.first_reported(d, event_id, announced_on=date, first_seen_at=seen, url=url),
+            {},
+            is_new=True,
+            force_historical=_restates_old_mention(
+                known, timeline, d, date, days=self.recency_days, seen_at=self.seen_at
+            ),
+        )
+        timeline.append(target)
+        timeline.sort(key=lambda w: (w.date, w.event.event_id))
+        return target
+
+    def add_source(self, target: _Working, d: Detection, date: dt.date) -> None:
+        """One source per article: its most confident sentence. A stored source is kept."""
+        current = target.sources.get(d.article_id)
+        if current is not None and not (
+            d.article_id in target.added and d.confidence > current.confidence
+        ):
+            return
+        target.sources[d.article_id] = Source(
+            event_id=target.event.event_id,
+            article_id=d.article_id,
+            url=self.urls.get(d.article_id, ""),
+            outlet=_outlet(d.article_id, self.urls, self.outlets),
+            evidence=d.evidence,
+            confidence=d.confidence,
+            announced_on=date,
+            jurisdiction=d.jurisdiction,
+            level=d.level,
+        )
+        if d.article_id not in target.added:
+            target.added.append(d.article_id)
+        if target.is_new and d.article_id in self.seen_at:
+            first = min(target.event.first_seen_at, self.seen_at[d.article_id])
+            target.event = dataclasses.replace(target.event, first_seen_at=first)
+
+    def settle(self, w: _Working, resolution: Resolution) -> None:
+        """Merge an event this batch added sources to, and record it as new or updated."""
+        merged = merge_event_fields(w.event, list(w.sources.values()))
+        resolution.sources.extend(w.sources[a] for a in w.added)
+        if w.is_new:
+            announced = merged.announced_on
+            old = announced is not None and (
+                (merged.first_seen_at.date() - announced).days > self.recency_days
+            )
+            historical = w.force_historical or old
+            status = event_status(merged.confidence, historical, self.min_confidence)
+            resolution.new_events.append(
+                dataclasses.replace(merged, historical=historical, status=status)
+            )
+            return
+        if merged.status == EventStatus.CANDIDATE:
+            status = event_status(merged.confidence, merged.historical, self.min_confidence)
+            merged = dataclasses.replace(merged, status=status)
+            if status == EventStatus.NEWS:
+                resolution.promoted[merged.event_id] = _promoted_at(w, self.seen_at)
+        if merged != w.event:
+            resolution.updated_events.append(merged)
 
 
 def resolve_events(
@@ -329,129 +397,38 @@ def resolve_events(
     urls: Mapping[str, str],
     outlets: Mapping[str, str],
     min_confidence: float = 0.0,
+    policy: EventSettings = DEFAULT_POLICY,
 ) -> Resolution:
     """Turn a batch of detections into new events, new sources, mentions and updated events.
 
     `history` holds the known states of the detections' situations (from the warehouse),
     `seen_at` when each article was first seen, `urls`/`outlets` each article's URL and outlet,
     `min_confidence` the alerting threshold (`alerts.min_confidence`) below which an event is a
-    candidate.
+    candidate, `policy` the join windows (`[events]`).
     """
     resolution = Resolution(mentions=[d for d in detections if d.background])
-    timelines: dict[Situation, list[_Working]] = {}
-    mentions: dict[Situation, list[EventState]] = {}
-    for situation, states in history.items():
-        timelines[situation] = [
-            _Working(s.event, {src.article_id: src for src in s.sources}, is_new=False)
-            for s in states
-            if s.event is not None
-        ]
-        mentions[situation] = [s for s in states if s.is_mention and s.announced_on]
-    for d in resolution.mentions:
-        if d.announced_on:
-            mentions.setdefault(d.situation, []).append(
-                EventState(d.action, d.announced_on, article_id=d.article_id)
-            )
-
-    def date_of(d: Detection) -> dt.date | None:
-        seen = seen_at.get(d.article_id)
-        return d.announced_on or (seen.date() if seen else None)
-
-    news = [d for d in detections if not d.background and date_of(d) is not None]
+    batch = _Batch(seen_at, recency_days, urls, outlets, min_confidence, policy)
+    batch.know(history, resolution.mentions)
+    news = [d for d in detections if not d.background and batch.date_of(d) is not None]
     skipped = sum(1 for d in detections if not d.background) - len(news)
     if skipped:
         logger.warning("%d detections without a date or a first-seen time were ignored", skipped)
-    news.sort(key=lambda d: (date_of(d), d.situation, d.action, d.article_id, d.evidence))
+    news.sort(key=lambda d: (batch.date_of(d), d.situation, d.action, d.article_id, d.evidence))
     for d in news:
-        date = date_of(d)
+        date = batch.date_of(d)
         assert date is not None
-        timeline = timelines.setdefault(d.situation, [])
-        known = mentions.get(d.situation, [])
-        target = _find(timeline, known, date, d.action)
-        if target is None:
-            event_id = event_id_for(d.situation, d.action, date)
-            target = next((w for w in timeline if w.event.event_id == event_id), None)
-        if target is None:
-            seen = seen_at.get(d.article_id) or dt.datetime.combine(date, dt.time(), dt.UTC)
-            target = _Working(
-                Event(
-                    event_id=event_id,
-                    jurisdiction=d.jurisdiction,
-                    country=d.country,
-                    subdivision=d.subdivision,
-                    level=d.level,
-                    app=d.app,
-                    scope=d.scope,
-                    action=d.action,
-                    body=d.body,
-                    announced_on=date,
-                    first_seen_at=seen,
-                    confidence=d.confidence,
-                    evidence=d.evidence,
-                    url=urls.get(d.article_id, ""),
-                ),
-                {},
-                is_new=True,
-                force_historical=_restates_old_mention(
-                    known, timeline, d, date, recency_days, seen_at
-                ),
-            )
-            timeline.append(target)
-            timeline.sort(key=lambda w: (w.date, w.event.event_id))
-        source = Source(
-            event_id=target.event.event_id,
-            article_id=d.article_id,
-            url=urls.get(d.article_id, ""),
-            outlet=_outlet(d.article_id, urls, outlets),
-            evidence=d.evidence,
-            confidence=d.confidence,
-            announced_on=date,
-            jurisdiction=d.jurisdiction,
-            level=d.level,
-        )
-        current = target.sources.get(d.article_id)
-        if current is None or (d.article_id in target.added and d.confidence > current.confidence):
-            # One source per article: its most confident sentence. A stored source is kept.
-            target.sources[d.article_id] = source
-            if d.article_id not in target.added:
-                target.added.append(d.article_id)
-            if target.is_new and d.article_id in seen_at:
-                first = min(target.event.first_seen_at, seen_at[d.article_id])
-                target.event = dataclasses.replace(target.event, first_seen_at=first)
-
-    for timeline in timelines.values():
+        batch.add_source(batch.target(d, date), d, date)
+    for timeline in batch.timelines.values():
         for w in timeline:
-            if not w.added:
-                continue
-            merged = merge_event_fields(w.event, list(w.sources.values()))
-            resolution.sources.extend(w.sources[a] for a in w.added)
-            if w.is_new:
-                announced = merged.announced_on
-                old = announced is not None and (
-                    (merged.first_seen_at.date() - announced).days > recency_days
-                )
-                historical = w.force_historical or old
-                status = event_status(merged.confidence, historical, min_confidence)
-                resolution.new_events.append(
-                    dataclasses.replace(merged, historical=historical, status=status)
-                )
-                continue
-            if merged.status == CANDIDATE:
-                merged = dataclasses.replace(
-                    merged,
-                    status=event_status(merged.confidence, merged.historical, min_confidence),
-                )
-                if merged.status == NEWS:
-                    resolution.promoted[merged.event_id] = _promoted_at(w, seen_at)
-            if merged != w.event:
-                resolution.updated_events.append(merged)
+            if w.added:
+                batch.settle(w, resolution)
     resolution.new_events.sort(key=lambda e: (e.announced_on or dt.date.min, e.event_id))
     logger.info(
         "novelty: %d new events (%d historical, %d candidates), %d sources, %d mentions, "
         "%d updated events (%d promoted to news)",
         len(resolution.new_events),
         sum(e.historical for e in resolution.new_events),
-        sum(e.status == CANDIDATE for e in resolution.new_events),
+        sum(e.status == EventStatus.CANDIDATE for e in resolution.new_events),
         len(resolution.sources),
         len(resolution.mentions),
         len(resolution.updated_events),

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import tomli_w
 from banwatch.warehouse import store
 from banwatch.warehouse.migrations import MIGRATIONS
 from click.testing import CliRunner
@@ -21,9 +22,9 @@ from conftest import make_detection
 from banwatch import pipeline
 from banwatch.cli import cli
 from banwatch.config import Settings, load_settings
-from banwatch.mailsink import MailSink
 from banwatch.records import Article, Detection
 from banwatch.staging import write_records
+from tests.support.mailsink import MailSink
 
 NOW = dt.datetime(2026, 3, 16, 9, tzinfo=dt.UTC)
 THRESHOLD = 0.8  # alerts.min_confidence, set in the config (the default may be retuned)
@@ -37,15 +38,19 @@ class Desk:
         self.root = root
         self.sink = sink
         self.config = root / "banwatch.toml"
-        self.config.write_text(
-            f'[warehouse]\npath = "{(root / "bw.duckdb").as_posix()}"\n'
-            f'[staging]\ndir = "{(root / "staging").as_posix()}"\n'
-            f'[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = {sink.port}\n'
-            'recipients = ["analysts@example.org"]\ndigest_recipients = ["desk@example.org"]\n'
-            f"min_confidence = {THRESHOLD}\n"
-            '[[feeds]]\nname = "wire"\nurl = "http://127.0.0.1:1/feed.xml"\n',
-            encoding="utf-8",
-        )
+        config = {
+            "warehouse": {"path": (root / "bw.duckdb").as_posix()},
+            "staging": {"dir": (root / "staging").as_posix()},
+            "alerts": {
+                "smtp_host": "127.0.0.1",
+                "smtp_port": sink.port,
+                "recipients": ["analysts@example.org"],
+                "digest_recipients": ["desk@example.org"],
+                "min_confidence": THRESHOLD,
+            },
+            "feeds": [{"name": "wire", "url": "http://127.0.0.1:1/feed.xml"}],
+        }
+        self.config.write_text(tomli_w.dumps(config), encoding="utf-8")
         self.settings: Settings = load_settings(self.config)
         self.passes = 0
 
@@ -64,18 +69,16 @@ class Desk:
         }
         for name, (records, meta) in staged.items():
             write_records(run_dir / f"{name}.jsonl", records, meta)
-        loaded = pipeline.load(
-            self.settings,
-            str(run_dir),
+        staged = pipeline.Staged(
             [str(run_dir / "poll.jsonl")],
             [str(run_dir / "articles.jsonl")],
             str(run_dir / "stories.jsonl"),
             str(run_dir / "detections.jsonl"),
-            now,
         )
+        loaded = pipeline.load(self.settings, str(run_dir), staged, now)
         sent = pipeline.send_alerts(self.settings)
         pipeline.publish_snapshot(self.settings)  # a pass publishes once, after its last write
-        return {**loaded, **sent}
+        return {**loaded.to_xcom(), **sent}
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Read the analysts' snapshot, as an analyst would."""

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,15 +32,16 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS)
 
 import duckdb  # noqa: E402
 import pytest  # noqa: E402
+import tomli_w  # noqa: E402
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.utils.session import create_session  # noqa: E402
 from airflow.utils.state import DagRunState, TaskInstanceState  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from banwatch.demo import write_config  # noqa: E402
-from banwatch.mailsink import MailSink  # noqa: E402
-from banwatch.newsroom import Newsroom  # noqa: E402
 from banwatch.sample import load_sample  # noqa: E402
+from tests.support.mailsink import MailSink  # noqa: E402
+from tests.support.newsroom import Newsroom  # noqa: E402
 
 NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
 SUCCESS = TaskInstanceState.SUCCESS
@@ -76,12 +78,12 @@ def newsroom():
 @pytest.fixture
 def config(tmp_path: Path, newsroom: Newsroom, mail: MailSink, monkeypatch) -> Path:
     path = write_config(tmp_path, newsroom, mail.port)
-    recipients = 'recipients = ["analysts@example.org"]\n'
-    text = path.read_text(encoding="utf-8")
-    assert recipients in text
-    text = text.replace(recipients, recipients + 'digest_recipients = ["digest@example.org"]\n')
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert data["alerts"]["recipients"] == ["analysts@example.org"]
+    data["alerts"]["digest_recipients"] = ["digest@example.org"]
     # 5 feeds in batches of 2: 3 mapped poll and fetch tasks
-    path.write_text(text + "\n[schedule]\nfeed_batch_size = 2\n", encoding="utf-8")
+    data.setdefault("schedule", {})["feed_batch_size"] = 2
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
     monkeypatch.setenv("BANWATCH_CONFIG", str(path))
     monkeypatch.setenv("AIRFLOW_VAR_BANWATCH_FAILURE_EMAIL", "oncall@example.org")
     monkeypatch.setenv(
@@ -137,7 +139,7 @@ def test_pipeline_dag_runs_end_to_end_and_a_second_run_adds_nothing(
         assert con.execute("SELECT status FROM runs").fetchall() == [("finished",)]
 
     events = ban_events(tmp_path)
-    # the answer key (sample/expected.toml) lists four outlets reporting it in phase 1
+    # the answer key (tests/support/expected.toml) lists four outlets reporting it in phase 1
     assert ("United Kingdom", "TikTok", "government_devices", "ban", 4) in events
     assert len(events) >= 3
     subjects = sorted(str(m["Subject"]) for m in mail.messages)

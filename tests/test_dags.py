@@ -25,6 +25,7 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
 
 import pytest  # noqa: E402
+import tomli_w  # noqa: E402
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier  # noqa: E402
 
@@ -70,12 +71,12 @@ HEAVY_MODULES = (
 def workdir(tmp_path_factory) -> Path:
     """A valid config whose warehouse and staging live here: parsing must create neither."""
     workdir = tmp_path_factory.mktemp("parse")
-    (workdir / "banwatch.toml").write_text(
-        f'[warehouse]\npath = "{workdir}/banwatch.duckdb"\n'
-        f'[staging]\ndir = "{workdir}/staging"\n'
-        '[[feeds]]\nname = "example"\nurl = "https://example.org/feed.xml"\n',
-        encoding="utf-8",
-    )
+    config = {
+        "warehouse": {"path": f"{workdir}/banwatch.duckdb"},
+        "staging": {"dir": f"{workdir}/staging"},
+        "feeds": [{"name": "example", "url": "https://example.org/feed.xml"}],
+    }
+    (workdir / "banwatch.toml").write_text(tomli_w.dumps(config), encoding="utf-8")
     return workdir
 
 

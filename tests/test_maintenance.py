@@ -12,7 +12,7 @@ from conftest import make_detection
 
 from banwatch import pipeline
 from banwatch.config import settings_from_dict
-from banwatch.mailsink import MailSink
+from tests.support.mailsink import MailSink
 
 DAY = dt.date(2026, 3, 16)
 SEEN = dt.datetime(2026, 3, 16, 18, tzinfo=dt.UTC)

@@ -6,10 +6,10 @@ import dataclasses
 import datetime as dt
 import random
 
-from banwatch.enrich.novelty import EventState, Source, merge_event_fields, resolve_events
-from conftest import make_detection
+from banwatch.enrich.novelty import merge_event_fields, resolve_events
 
-from banwatch.records import Detection
+from banwatch.records import Detection, EventState, Source
+from tests.support.factories import make_detection
 
 SEEN = dt.datetime(2025, 3, 10, 9, 0, tzinfo=dt.UTC)
 DAY = dt.date(2025, 3, 9)

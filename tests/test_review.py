@@ -25,7 +25,7 @@ from conftest import article_page, make_detection
 
 from banwatch.cli import cli
 from banwatch.demo import write_config
-from banwatch.newsroom import NewsItem
+from tests.support.newsroom import NewsItem
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)  # `banwatch run` judges recency by the clock

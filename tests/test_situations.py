@@ -17,7 +17,7 @@ from conftest import article_page, make_detection
 
 from banwatch import pipeline
 from banwatch.config import settings_from_dict
-from banwatch.newsroom import NewsItem
+from tests.support.newsroom import NewsItem
 
 SEEN = dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC)
 

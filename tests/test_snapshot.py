@@ -26,10 +26,10 @@ from banwatch.cli import cli
 from banwatch.config import load_settings
 from banwatch.demo import write_config
 from banwatch.errors import WarehouseError
-from banwatch.mailsink import MailSink
-from banwatch.newsroom import Newsroom
 from banwatch.records import Article, FeedResult, Outcome
 from banwatch.sample import load_sample
+from tests.support.mailsink import MailSink
+from tests.support.newsroom import Newsroom
 
 SEEN = dt.datetime(2026, 3, 16, 18, tzinfo=dt.UTC)
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)

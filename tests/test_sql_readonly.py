@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import tomli_w
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import store
 from click.testing import CliRunner
@@ -27,13 +28,13 @@ SECRET = "hunter2-local-only"
 def workdir(tmp_path: Path) -> Path:
     """A warehouse with one event and its published snapshot, a config, and bystander files."""
     db = tmp_path / "bw.duckdb"
-    (tmp_path / "banwatch.toml").write_text(
-        f'[warehouse]\npath = "{db.as_posix()}"\n'
-        f'[staging]\ndir = "{(tmp_path / "staging").as_posix()}"\n'
-        '[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = 1\n'
-        '[[feeds]]\nname = "nowhere"\nurl = "http://127.0.0.1:1/feed.xml"\n',
-        encoding="utf-8",
-    )
+    config = {
+        "warehouse": {"path": db.as_posix()},
+        "staging": {"dir": (tmp_path / "staging").as_posix()},
+        "alerts": {"smtp_host": "127.0.0.1", "smtp_port": 1},
+        "feeds": [{"name": "nowhere", "url": "http://127.0.0.1:1/feed.xml"}],
+    }
+    (tmp_path / "banwatch.toml").write_text(tomli_w.dumps(config), encoding="utf-8")
     resolution = resolve_events(
         [make_detection("a1", app="Telegram", announced_on=SEEN.date(), confidence=0.9)],
         {},

@@ -9,6 +9,7 @@ snapshot copies killed publications left, and leaves live runs alone.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import pickle
 import subprocess
@@ -19,16 +20,19 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+import tomli_w
 from conftest import make_detection
 
 from banwatch import pipeline
 from banwatch.config import Settings, load_settings
 from banwatch.records import (
+    Action,
     Article,
     FeedResult,
     FeedState,
     Outcome,
     ParsedEntry,
+    Scope,
     StoryAssignment,
 )
 from banwatch.staging import StagingError, read_matrix, read_records, write_matrix, write_records
@@ -65,6 +69,38 @@ def test_records_round_trip_through_json_lines(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp"))  # written through a temporary name, then renamed
 
 
+def test_vocabularies_come_back_as_their_members_and_unknown_ones_fail(tmp_path: Path) -> None:
+    path = Path(write_records(tmp_path / "d.jsonl", [make_detection("a1", scope="nationwide")]))
+    (detection,) = read_records(path)[1]
+    assert detection.scope is Scope.NATIONWIDE and detection.action is Action.BAN
+    text = path.read_text(encoding="utf-8").replace('"nationwide"', '"everywhere"')
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(StagingError, match="everywhere"):
+        read_records(path)
+
+
+def test_step_results_cross_xcom_as_plain_json(tmp_path: Path) -> None:
+    """The DAG hands results over as `to_xcom()` dicts: plain JSON, rebuilt unchanged."""
+    results = [
+        pipeline.Started(str(tmp_path), [["a", "b"], ["c"]]),
+        pipeline.Polled(str(tmp_path / "poll.jsonl"), feeds=2, failed=1, entries=5),
+        pipeline.Loaded(new_articles=3, new_events=1, alertable_events=1),
+    ]
+    for result in results:
+        wire = json.loads(json.dumps(result.to_xcom()))
+        assert type(result).from_xcom(wire) == result
+    summary = pipeline.summarise(
+        [results[1], pipeline.Polled("p2", feeds=3)],
+        [pipeline.Fetched("f1", articles=4, failed=2)],
+        results[2],
+        {"sent": 1, "undelivered": 1},
+    )
+    assert summary.line() == (
+        "feeds polled 5 (failed 1), new articles 3 (failed 2), new stories 0, new events 1, "
+        "emails sent 1, alerts undelivered 1"
+    )
+
+
 def test_the_embedding_matrix_is_npy_without_pickles(tmp_path: Path) -> None:
     matrix = np.arange(12, dtype=np.float32).reshape(3, 4)
     assert np.array_equal(read_matrix(write_matrix(tmp_path / "m.npy", matrix)), matrix)
@@ -97,12 +133,12 @@ def test_a_pickle_in_the_staging_dir_is_refused_unread(tmp_path: Path) -> None:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     config = tmp_path / "banwatch.toml"
-    config.write_text(
-        f'[warehouse]\npath = "{(tmp_path / "bw.duckdb").as_posix()}"\n'
-        f'[staging]\ndir = "{(tmp_path / "staging").as_posix()}"\n'
-        '[[feeds]]\nname = "wire"\nurl = "http://127.0.0.1:1/feed.xml"\n',
-        encoding="utf-8",
-    )
+    settings = {
+        "warehouse": {"path": (tmp_path / "bw.duckdb").as_posix()},
+        "staging": {"dir": (tmp_path / "staging").as_posix()},
+        "feeds": [{"name": "wire", "url": "http://127.0.0.1:1/feed.xml"}],
+    }
+    config.write_text(tomli_w.dumps(settings), encoding="utf-8")
     return load_settings(config)
 
 
@@ -133,7 +169,7 @@ def runs(settings: Settings) -> dict[str, tuple[str, str | None]]:
 
 def started(settings: Settings, run_id: str, pid: int | None) -> Path:
     """A run that started and was then interrupted: its row says running, its staging stays."""
-    run_dir = Path(pipeline.start_run(settings, run_id, NOW, pid=pid)["run_dir"])
+    run_dir = Path(pipeline.start_run(settings, run_id, NOW, pid=pid).run_dir)
     assert run_dir.is_dir()
     return run_dir
 
@@ -170,7 +206,7 @@ def test_an_old_run_is_aborted_whatever_its_process(settings: Settings, live_pid
     with duckdb.connect(settings.warehouse.path) as con:
         con.execute(
             "UPDATE runs SET process_started_at = process_started_at - ?",
-            [pipeline.STALE_RUN_AFTER + dt.timedelta(minutes=1)],
+            [dt.timedelta(hours=settings.schedule.stale_run_hours, minutes=1)],
         )
     started(settings, "cli-now", os.getpid())
     status = runs(settings)

@@ -15,8 +15,8 @@ from conftest import article_page
 
 from banwatch import pipeline
 from banwatch.config import settings_from_dict
-from banwatch.mailsink import MailSink
-from banwatch.newsroom import NewsItem, Newsroom
+from tests.support.mailsink import MailSink
+from tests.support.newsroom import NewsItem, Newsroom
 
 START = dt.datetime(2026, 2, 2, 9, tzinfo=dt.UTC)  # a Monday
 # the day each state was announced, as its articles date it ("on Tuesday" in a Friday paper)

@@ -12,10 +12,12 @@ import subprocess
 import sys
 import textwrap
 
+import duckdb
 import numpy as np
 import pytest
 from banwatch.enrich.novelty import resolve_events
-from banwatch.warehouse import store
+from banwatch.warehouse import schema, store
+from banwatch.warehouse.load import insert_arrow
 from banwatch.warehouse.migrations import MIGRATIONS, migrate
 from conftest import make_detection
 
@@ -170,6 +172,45 @@ def test_every_table_and_column_is_documented(con):
     assert undocumented == []
 
 
+def _described(con) -> dict[str, list[tuple]]:
+    """Every table's comment, columns (type, default, nullability, comment) and keys."""
+    tables = con.execute(
+        "SELECT table_name, comment FROM duckdb_tables() WHERE table_name <> 'schema_migrations'"
+    ).fetchall()
+    out: dict[str, list[tuple]] = {name: [("comment", comment)] for name, comment in tables}
+    for table, *column in con.execute(
+        "SELECT table_name, column_name, data_type, column_default, is_nullable, comment "
+        "FROM duckdb_columns() WHERE table_name IN (SELECT table_name FROM duckdb_tables()) "
+        "ORDER BY table_name, column_index"
+    ).fetchall():
+        out.setdefault(table, []).append(tuple(column))
+    for table, kind, columns in con.execute(
+        "SELECT table_name, constraint_type, constraint_column_names FROM duckdb_constraints() "
+        "WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE') ORDER BY ALL"
+    ).fetchall():
+        out.setdefault(table, []).append((kind, tuple(columns)))
+    return {k: v for k, v in out.items() if k != "schema_migrations"}
+
+
+def test_the_table_spec_describes_the_migrated_tables(con):
+    """The spec is the schema as it is now: created from the spec or migrated, the same."""
+    fresh = duckdb.connect(":memory:")
+    for table in schema.TABLES:
+        for statement in table.ddl():
+            fresh.execute(statement)
+    assert _described(fresh) == _described(con)
+
+
+def test_a_spec_batch_loads_by_name_with_the_spec_types(con):
+    """Record fields become the columns of the same name, typed as the spec says."""
+    detection = make_detection("a1", country="FR", scope="nationwide")
+    batch = schema.DETECTIONS.batch([detection], detection_id=["d1"])
+    assert batch.schema == schema.DETECTIONS.arrow_schema()
+    insert_arrow(con, "detections", batch)
+    row = con.execute("SELECT detection_id, country, scope, background FROM detections").fetchall()
+    assert row == [("d1", "FR", "nationwide", False)]
+
+
 def test_ban_events_view_has_the_design_columns(con):
     cursor = con.execute("SELECT * FROM ban_events")
     assert [d[0] for d in cursor.description] == BAN_EVENTS_COLUMNS
@@ -229,7 +270,7 @@ def test_feed_failures_count_consecutively_and_validators_survive_a_304(con):
     assert poll(Outcome.HARD, "http_404", 60).failure_count == 1
 
 
-def test_recent_embeddings_round_trip(con):
+def test_window_embeddings_round_trip(con):
     old = article(1, when=NOW - dt.timedelta(days=10))
     new = article(2)
     store.load_articles(con, [old, new], "run-1")
@@ -238,13 +279,12 @@ def test_recent_embeddings_round_trip(con):
     store.load_stories(
         con, [StoryAssignment(a.article_id, f"s-{a.article_id}", 1.0) for a in (old, new)], NOW
     )
-    ids, story_ids, published, got = store.recent_embeddings(
-        con, NOW - dt.timedelta(days=3), "mini"
-    )
-    assert ids == [new.article_id] and story_ids == [f"s-{new.article_id}"]
-    assert published == [NOW] and got.dtype == np.float32
-    np.testing.assert_allclose(got, matrix[1:])
-    assert store.recent_embeddings(con, NOW, "other-model")[0] == []
+    rows = store.window_embeddings(con, NOW - dt.timedelta(days=3), "mini")
+    assert rows["article_id"] == [new.article_id]
+    assert rows["story_id"] == [f"s-{new.article_id}"]
+    assert rows["published_at"] == [NOW] and rows["embedding"].dtype == np.float32
+    np.testing.assert_allclose(rows["embedding"], matrix[1:])
+    assert store.window_embeddings(con, NOW, "other-model")["article_id"] == []
 
 
 def test_known_and_recent_urls_leave_temporary_failures_to_retry(con):
@@ -338,3 +378,61 @@ def test_snapshot_readers_never_block_the_writer(con, db_path, tmp_path):
 def test_open_reader_explains_a_missing_snapshot(tmp_path):
     with pytest.raises(WarehouseError, match="run `banwatch run`"):
         store.open_reader(tmp_path / "nothing.duckdb")
+
+
+def test_query_events_filters_orders_and_rounds(con):
+    """One query of ban_events serves the CLI listing, the digest and the demo."""
+    articles = [article(i) for i in range(3)]
+    earlier = NOW.date() - dt.timedelta(days=2)
+    load_everything(
+        con,
+        articles,
+        [
+            detection("art0000", app="TikTok"),
+            detection("art0001", app="DeepSeek", announced_on=earlier, confidence=0.8765),
+            detection("art0002", app="WeChat"),
+        ],
+    )
+    newest = [e["app"] for e in store.list_events(con)]
+    assert sorted(newest[:2]) == ["TikTok", "WeChat"] and newest[2] == "DeepSeek"
+    cursor = store.query_events(con, columns=("app", "confidence"), order="announced", limit=1)
+    assert [d[0] for d in cursor.description] == ["app", "confidence"]
+    assert cursor.fetchall() == [("DeepSeek", 0.88)]
+    clipped = store.query_events(con, columns=("evidence",), clip={"evidence": 7}, limit=1)
+    assert clipped.fetchall() == [("The gov",)]
+    with pytest.raises(ValueError):
+        store.query_events(con, columns=("app; DROP TABLE events",))
+
+
+def test_events_first_seen_splits_news_from_candidates(con):
+    articles = [article(0), article(1)]
+    load_everything(
+        con,
+        articles,
+        [detection("art0000", app="TikTok"), detection("art0001", app="WeChat", confidence=0.2)],
+    )
+    con.execute("UPDATE events SET status = 'candidate' WHERE app = 'WeChat'")
+    news, candidates = store.events_first_seen(con, NOW, NOW + dt.timedelta(days=1))
+    assert [e["app"] for e in news] == ["TikTok"] and [e["app"] for e in candidates] == ["WeChat"]
+    assert store.events_first_seen(con, NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=2)) == (
+        [],
+        [],
+    )
+
+
+def test_failed_feeds_in_the_order_asked(con):
+    polls = [
+        FeedResult("ok", "https://ok.example/feed", Outcome.OK, "ok", 200, polled_at=NOW),
+        FeedResult(
+            "gone", "https://gone.example/feed", Outcome.HARD, "http_404", 404, polled_at=NOW
+        ),
+        FeedResult(
+            "slow", "https://slow.example/feed", Outcome.TEMPORARY, "timeout", polled_at=NOW
+        ),
+    ]
+    store.load_feed_results(con, polls)
+    rows = store.failed_feeds(con, ["slow", "ok", "gone"])
+    assert [(name, outcome) for name, outcome, *_ in rows] == [
+        ("slow", "temporary"),
+        ("gone", "hard"),
+    ]

@@ -21,15 +21,24 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-from banwatch.enrich.novelty import Resolution
+from banwatch.warehouse import schema
 from banwatch.warehouse.review import rejected_event_ids
+from banwatch.warehouse.schema import utc as _utc
 
-from banwatch.records import Article, Detection, Event, FeedResult, Outcome, StoryAssignment
+from banwatch.records import (
+    AlertStatus,
+    Article,
+    Detection,
+    EventStatus,
+    FeedResult,
+    Outcome,
+    Resolution,
+    StoryAssignment,
+)
 
 logger = logging.getLogger(__name__)
 
 _batch_names = itertools.count()
-_TS = pa.timestamp("us", tz="UTC")
 _FAILED = (Outcome.HARD.value, Outcome.TEMPORARY.value)
 _ANSWERED = (Outcome.OK.value, Outcome.NOT_MODIFIED.value)  # feeds.last_success_at
 
@@ -93,13 +102,6 @@ def existing_keys(
     return {r[0] for r in rows}
 
 
-def _utc(when: dt.datetime | None) -> dt.datetime | None:
-    """Naive datetimes are taken as UTC (Arrow would do the same, explicitly here)."""
-    if when is not None and when.tzinfo is None:
-        return when.replace(tzinfo=dt.UTC)
-    return when
-
-
 def _last_by(items: Sequence[Any], key: str) -> list[Any]:
     """One item per key (the last wins): DuckDB refuses to upsert one key twice in a statement."""
     return list({getattr(item, key): item for item in items}.values())
@@ -115,23 +117,18 @@ def load_feed_results(con: duckdb.DuckDBPyConnection, results: Sequence[FeedResu
     failure count and entries seen are not counted twice. Returns the number of feeds given.
     """
     results = _last_by(results, "feed_name")
-    batch = pa.table(
-        {
-            "name": pa.array([r.feed_name for r in results], pa.string()),
-            "url": pa.array([r.url for r in results], pa.string()),
-            "etag": pa.array([r.etag for r in results], pa.string()),
-            "last_modified": pa.array([r.last_modified for r in results], pa.string()),
-            "last_polled_at": pa.array([_utc(r.polled_at) for r in results], _TS),
-            "last_outcome": pa.array([str(r.outcome) for r in results], pa.string()),
-            "last_reason": pa.array([r.reason for r in results], pa.string()),
-            "last_error": pa.array([r.error for r in results], pa.string()),
-            "last_status": pa.array([r.status_code for r in results], pa.int32()),
-            "failure_count": pa.array([int(r.outcome in _FAILED) for r in results], pa.int32()),
-            "entries_seen": pa.array([len(r.entries) for r in results], pa.int64()),
-            "last_success_at": pa.array(
-                [_utc(r.polled_at) if r.outcome in _ANSWERED else None for r in results], _TS
-            ),
-        }
+    batch = schema.FEEDS.batch(
+        results,
+        [c for c in schema.FEEDS.names if c != "last_new_article_at"],
+        name=[r.feed_name for r in results],
+        last_polled_at=[r.polled_at for r in results],
+        last_outcome=[str(r.outcome) for r in results],
+        last_reason=[r.reason for r in results],
+        last_error=[r.error for r in results],
+        last_status=[r.status_code for r in results],
+        failure_count=[int(r.outcome in _FAILED) for r in results],
+        entries_seen=[len(r.entries) for r in results],
+        last_success_at=[r.polled_at if r.outcome in _ANSWERED else None for r in results],
     )
     # A 304 or a failure carries no validators: keep the ones of the last good answer.
     tail = """
@@ -173,25 +170,12 @@ EXTRACTED_COLUMNS = (
 def article_batch(
     articles: Sequence[Article], run_id: str | None = None, columns: Sequence[str] | None = None
 ) -> pa.Table:
-    """Arrow table of `articles` in the articles table's columns (all, or `columns`)."""
-    build = {
-        "article_id": lambda: pa.array([a.article_id for a in articles], pa.string()),
-        "url": lambda: pa.array([a.url for a in articles], pa.string()),
-        "feed_name": lambda: pa.array([a.feed_name for a in articles], pa.string()),
-        "title": lambda: pa.array([a.title for a in articles], pa.string()),
-        "text": lambda: pa.array([a.text for a in articles], pa.string()),
-        "published_at": lambda: pa.array([_utc(a.published_at) for a in articles], _TS),
-        "language": lambda: pa.array([a.language for a in articles], pa.string()),
-        "site_name": lambda: pa.array([a.site_name for a in articles], pa.string()),
-        "extraction": lambda: pa.array([a.extraction for a in articles], pa.string()),
-        "outcome": lambda: pa.array([str(a.outcome) for a in articles], pa.string()),
-        "reason": lambda: pa.array([a.reason for a in articles], pa.string()),
-        "error": lambda: pa.array([a.error for a in articles], pa.string()),
-        "raw_html_gz": lambda: pa.array([a.raw_html_gz for a in articles], pa.binary()),
-        "fetched_at": lambda: pa.array([_utc(a.fetched_at) for a in articles], _TS),
-        "run_id": lambda: pa.array([run_id] * len(articles), pa.string()),
-    }
-    return pa.table({name: build[name]() for name in (columns or build)})
+    """Arrow table of `articles` in the articles table's columns (all, or `columns`).
+
+    The story is not the article's own: `load_stories` sets it.
+    """
+    wanted = columns or [c for c in schema.ARTICLES.names if c != "story_id"]
+    return schema.ARTICLES.batch(articles, wanted, run_id=[run_id] * len(articles))
 
 
 def load_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article], run_id: str) -> int:
@@ -227,7 +211,7 @@ def _note_new_articles(con: duckdb.DuckDBPyConnection, new: Sequence[Article]) -
     batch = pa.table(
         {
             "name": pa.array(list(latest), pa.string()),
-            "at": pa.array(list(latest.values()), _TS),
+            "at": pa.array(list(latest.values()), schema.FEEDS.column("last_polled_at").arrow),
         }
     )
     name = f"_new_articles_{next(_batch_names)}"
@@ -331,13 +315,11 @@ def load_stories(
             "story_id": pa.array([a.story_id for a in assignments], pa.string()),
         }
     )
-    stories = pa.table(
-        {
-            "story_id": pa.array(list(first), pa.string()),
-            "first_article_id": pa.array([a.article_id for a in first.values()], pa.string()),
-            "first_seen_at": pa.array([_utc(seen_at)] * len(first), _TS),
-            "article_count": pa.array([0] * len(first), pa.int32()),
-        }
+    stories = schema.STORIES.batch(
+        story_id=list(first),
+        first_article_id=[a.article_id for a in first.values()],
+        first_seen_at=[seen_at] * len(first),
+        article_count=[0] * len(first),
     )
     name = f"_members_{next(_batch_names)}"
     with transaction(con):
@@ -368,69 +350,23 @@ def _digest(*parts: object) -> str:
     ).hexdigest()[:16]
 
 
-def _detection_table(detections: Sequence[Detection], id_name: str) -> pa.Table:
-    return pa.table(
-        {
-            id_name: pa.array(
-                [
-                    _digest(
-                        d.article_id,
-                        *d.situation,
-                        d.action,
-                        d.announced_on,
-                        d.evidence,
-                        d.background,
-                    )
-                    for d in detections
-                ],
-                pa.string(),
-            ),
-            "article_id": pa.array([d.article_id for d in detections], pa.string()),
-            "jurisdiction": pa.array([d.jurisdiction for d in detections], pa.string()),
-            "country": pa.array([d.country for d in detections], pa.string()),
-            "subdivision": pa.array([d.subdivision for d in detections], pa.string()),
-            "level": pa.array([d.level for d in detections], pa.string()),
-            "app": pa.array([d.app for d in detections], pa.string()),
-            "scope": pa.array([d.scope for d in detections], pa.string()),
-            "body": pa.array([d.body for d in detections], pa.string()),
-            "action": pa.array([d.action for d in detections], pa.string()),
-            "announced_on": pa.array([d.announced_on for d in detections], pa.date32()),
-            "evidence": pa.array([d.evidence for d in detections], pa.string()),
-            "confidence": pa.array([float(d.confidence) for d in detections], pa.float64()),
-            "background": pa.array([d.background for d in detections], pa.bool_()),
-        }
-    )
+def _detection_table(
+    table: schema.Table, detections: Sequence[Detection], id_name: str
+) -> pa.Table:
+    """`detections` or `mentions` rows: the detection's fields, under a digest of them as id."""
+    ids = [
+        _digest(d.article_id, *d.situation, d.action, d.announced_on, d.evidence, d.background)
+        for d in detections
+    ]
+    return table.batch(detections, **{id_name: ids})
 
 
 def load_detections(con: duckdb.DuckDBPyConnection, detections: Sequence[Detection]) -> int:
     """Keep every raw detection (background or not) for auditing; returns rows given."""
-    batch = _detection_table(detections, "detection_id")
+    batch = _detection_table(schema.DETECTIONS, detections, "detection_id")
     with transaction(con):
         insert_arrow(con, "detections", batch, "ON CONFLICT DO NOTHING")
     return len(detections)
-
-
-def _event_table(events: Sequence[Event]) -> pa.Table:
-    return pa.table(
-        {
-            "event_id": pa.array([e.event_id for e in events], pa.string()),
-            "jurisdiction": pa.array([e.jurisdiction for e in events], pa.string()),
-            "country": pa.array([e.country for e in events], pa.string()),
-            "subdivision": pa.array([e.subdivision for e in events], pa.string()),
-            "level": pa.array([e.level for e in events], pa.string()),
-            "app": pa.array([e.app for e in events], pa.string()),
-            "scope": pa.array([e.scope for e in events], pa.string()),
-            "action": pa.array([e.action for e in events], pa.string()),
-            "body": pa.array([e.body for e in events], pa.string()),
-            "announced_on": pa.array([e.announced_on for e in events], pa.date32()),
-            "first_seen_at": pa.array([_utc(e.first_seen_at) for e in events], _TS),
-            "confidence": pa.array([float(e.confidence) for e in events], pa.float64()),
-            "evidence": pa.array([e.evidence for e in events], pa.string()),
-            "url": pa.array([e.url for e in events], pa.string()),
-            "historical": pa.array([e.historical for e in events], pa.bool_()),
-            "status": pa.array([e.status for e in events], pa.string()),
-        }
-    )
 
 
 def apply_resolution(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> dict[str, int]:
@@ -446,7 +382,9 @@ def apply_resolution(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> 
     """
     events = _last_by([*resolution.updated_events, *resolution.new_events], "event_id")
     sources = list({(s.event_id, s.article_id): s for s in resolution.sources}.values())
-    queue = {e.event_id: e.first_seen_at for e in resolution.new_events if e.status == "news"}
+    queue = {
+        e.event_id: e.first_seen_at for e in resolution.new_events if e.status == EventStatus.NEWS
+    }
     queue.update(resolution.promoted)
     alertable = sorted(queue.items())
     rejected = rejected_event_ids(con, [eid for eid, _ in alertable])
@@ -460,41 +398,28 @@ def apply_resolution(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> 
         "url",
         "status",
     )
-    source_batch = pa.table(
-        {
-            "event_id": pa.array([s.event_id for s in sources], pa.string()),
-            "article_id": pa.array([s.article_id for s in sources], pa.string()),
-            "url": pa.array([s.url for s in sources], pa.string()),
-            "outlet": pa.array([s.outlet for s in sources], pa.string()),
-            "evidence": pa.array([s.evidence for s in sources], pa.string()),
-            "confidence": pa.array([float(s.confidence) for s in sources], pa.float64()),
-            "announced_on": pa.array([s.announced_on for s in sources], pa.date32()),
-            "jurisdiction": pa.array([s.jurisdiction for s in sources], pa.string()),
-            "level": pa.array([s.level for s in sources], pa.string()),
-        }
-    )
-    outbox = pa.table(
-        {
-            "event_id": pa.array([eid for eid, _ in alertable], pa.string()),
-            "status": pa.array(["pending"] * len(alertable), pa.string()),
-            "attempts": pa.array([0] * len(alertable), pa.int32()),
-            "message_id": pa.array([f"<{eid}@banwatch>" for eid, _ in alertable], pa.string()),
-            "queued_at": pa.array([_utc(when) for _, when in alertable], _TS),
-        }
+    outbox = schema.ALERTS.batch(
+        event_id=[eid for eid, _ in alertable],
+        status=[AlertStatus.PENDING] * len(alertable),
+        attempts=[0] * len(alertable),
+        message_id=[f"<{eid}@banwatch>" for eid, _ in alertable],
+        queued_at=[when for _, when in alertable],
     )
     with transaction(con):
         insert_arrow(
             con,
             "events",
-            _event_table(events),
+            schema.EVENTS.batch(events),
             "ON CONFLICT (event_id) DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in refreshed),
         )
-        insert_arrow(con, "event_sources", source_batch, "ON CONFLICT DO NOTHING")
+        insert_arrow(
+            con, "event_sources", schema.EVENT_SOURCES.batch(sources), "ON CONFLICT DO NOTHING"
+        )
         insert_arrow(
             con,
             "mentions",
-            _detection_table(resolution.mentions, "mention_id").drop(["background"]),
+            _detection_table(schema.MENTIONS, resolution.mentions, "mention_id"),
             "ON CONFLICT DO NOTHING",
         )
         insert_arrow(con, "alerts", outbox, "ON CONFLICT DO NOTHING")
@@ -505,7 +430,7 @@ def apply_resolution(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> 
         "mentions": len(resolution.mentions),
         "queued": len(alertable),
         "promoted": len(resolution.promoted),
-        "candidates": sum(e.status == "candidate" for e in resolution.new_events),
+        "candidates": sum(e.status == EventStatus.CANDIDATE for e in resolution.new_events),
     }
     logger.info("resolution applied: %s", counts)
     return counts

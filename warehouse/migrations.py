@@ -2,8 +2,10 @@
 
 Each migration is a plain function `mNNN_what(con)`, applied once, in order, inside its own
 transaction together with the row that records it, so a crash never leaves a half-applied
-schema. To change the schema, append a new function to `MIGRATIONS` (never edit an applied one)
-and document the new columns in `docs/warehouse.md`.
+schema. To change the schema, append a new function to `MIGRATIONS` (never edit an applied one),
+make the same change to the current tables' spec in `banwatch.warehouse.schema` (a test checks
+that both agree) and document the new columns in `docs/warehouse.md`. Migrations are literal
+DDL, never derived from the spec: `m001_initial` is frozen in `banwatch.warehouse.m001`.
 """
 
 from __future__ import annotations
@@ -12,234 +14,11 @@ import logging
 from collections.abc import Callable
 
 import duckdb
+from banwatch.warehouse.m001 import M001_STATEMENTS
 
 logger = logging.getLogger(__name__)
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
-
-# (table, table comment, [(column, type and constraints, column comment), ...])
-
-
-def _detected(*, date: str, evidence: str) -> list[tuple[str, str, str]]:
-    """The columns a detection carries (shared by `mentions` and `detections`)."""
-    return [
-        ("jurisdiction", "VARCHAR", "Who acted, in words."),
-        ("country", "VARCHAR", "ISO 3166-1 alpha-2."),
-        ("subdivision", "VARCHAR", "ISO 3166-2 code, else NULL."),
-        ("level", "VARCHAR", "national | subnational | supranational."),
-        ("app", "VARCHAR", "Canonical app or vendor name."),
-        ("scope", "VARCHAR", "government_devices | nationwide | other."),
-        ("body", "VARCHAR", "Acting body, else ''."),
-        ("action", "VARCHAR", "ban | proposed | lifted."),
-        ("announced_on", "DATE", date),
-        ("evidence", "VARCHAR", evidence),
-        ("confidence", "DOUBLE", "Detector confidence, 0..1."),
-    ]
-
-
-TABLES: list[tuple[str, str, list[tuple[str, str, str]]]] = [
-    (
-        "feeds",
-        "One row per configured feed: conditional-GET state and the outcome of the last poll.",
-        [
-            ("name", "VARCHAR PRIMARY KEY", "Feed name from the config file."),
-            ("url", "VARCHAR", "Feed URL as configured."),
-            ("etag", "VARCHAR", "ETag of the last 200 answer, sent back as If-None-Match."),
-            (
-                "last_modified",
-                "VARCHAR",
-                "Last-Modified of the last 200 answer (If-Modified-Since).",
-            ),
-            ("last_polled_at", "TIMESTAMPTZ", "When the feed was last polled."),
-            ("last_outcome", "VARCHAR", "ok | not_modified | soft | hard | temporary."),
-            (
-                "last_reason",
-                "VARCHAR",
-                "Fixed reason of the last outcome (http_500, timeout, bozo...).",
-            ),
-            ("last_error", "VARCHAR", "Human-readable detail of the last failure, else NULL."),
-            ("last_status", "INTEGER", "HTTP status code of the last poll, if any."),
-            (
-                "failure_count",
-                "INTEGER",
-                "Consecutive failed polls (hard or temporary); 0 after a success.",
-            ),
-            (
-                "entries_seen",
-                "BIGINT",
-                "Feed items seen over all polls (items repeat between polls).",
-            ),
-        ],
-    ),
-    (
-        "articles",
-        "One row per article page (canonical URL), fetched and extracted once.",
-        [
-            ("article_id", "VARCHAR PRIMARY KEY", "sha1 of the canonical URL, first 16 hex chars."),
-            ("url", "VARCHAR UNIQUE", "Canonical URL of the article."),
-            ("feed_name", "VARCHAR", "Feed that listed the article first."),
-            ("title", "VARCHAR", "Headline (untrusted text from the page)."),
-            (
-                "text",
-                "VARCHAR",
-                "Main text (trafilatura), or the feed summary when extraction failed.",
-            ),
-            ("published_at", "TIMESTAMPTZ", "Publication time from the page or the feed."),
-            ("language", "VARCHAR", "Language code of the text, if known."),
-            ("site_name", "VARCHAR", "Outlet name from the page metadata."),
-            ("extraction", "VARCHAR", "trafilatura | feed_summary."),
-            ("outcome", "VARCHAR", "ok | soft | hard | temporary."),
-            ("reason", "VARCHAR", "Fixed reason of the outcome (http_404, too_large, charset...)."),
-            ("error", "VARCHAR", "Human-readable detail of a failure, else NULL."),
-            ("raw_html_gz", "BLOB", "gzip of the page as fetched, for re-processing."),
-            ("fetched_at", "TIMESTAMPTZ", "When the page was fetched."),
-            ("story_id", "VARCHAR", "Story (cluster of near-duplicate coverage) of the article."),
-            ("run_id", "VARCHAR", "Run that last loaded the article."),
-        ],
-    ),
-    (
-        "article_embeddings",
-        "Sentence embedding of each article's title + lead, per model (unit-normalised).",
-        [
-            ("article_id", "VARCHAR", "The article (articles.article_id)."),
-            ("model", "VARCHAR", "sentence-transformers model name or path."),
-            ("embedding", "FLOAT[]", "Unit-normalised embedding vector."),
-        ],
-    ),
-    (
-        "stories",
-        "Clusters of near-duplicate coverage: forty outlets' copies of one story are one row.",
-        [
-            (
-                "story_id",
-                "VARCHAR PRIMARY KEY",
-                "Stable id, derived from the story's first article.",
-            ),
-            ("first_article_id", "VARCHAR", "The article that started the story."),
-            ("first_seen_at", "TIMESTAMPTZ", "When banwatch first saw the story."),
-            ("article_count", "INTEGER", "Articles in the story."),
-        ],
-    ),
-    (
-        "events",
-        "One row per state (ban, proposed, lifted) of one situation (country, subdivision, app, "
-        "scope, body). Analysts should query the ban_events view.",
-        [
-            (
-                "event_id",
-                "VARCHAR PRIMARY KEY",
-                "Stable id: sha1 of situation, action, first date.",
-            ),
-            ("jurisdiction", "VARCHAR", "Who acted, in words (majority over the sources)."),
-            ("country", "VARCHAR", "ISO 3166-1 alpha-2 ('EU' for EU institutions)."),
-            ("subdivision", "VARCHAR", "ISO 3166-2 code of a sub-national actor, else NULL."),
-            ("level", "VARCHAR", "national | subnational | supranational."),
-            ("app", "VARCHAR", "Canonical app or vendor name."),
-            ("scope", "VARCHAR", "government_devices | nationwide | other."),
-            ("action", "VARCHAR", "ban | proposed | lifted."),
-            (
-                "body",
-                "VARCHAR",
-                "Acting body when it acts on its own ('European Parliament'), else ''.",
-            ),
-            ("announced_on", "DATE", "Best estimate of the announcement date (median of sources)."),
-            ("first_seen_at", "TIMESTAMPTZ", "When banwatch first saw the event."),
-            ("confidence", "DOUBLE", "0..1, combined over the distinct outlets."),
-            ("evidence", "VARCHAR", "The most confident supporting sentence."),
-            ("url", "VARCHAR", "The article the evidence comes from."),
-            (
-                "historical",
-                "BOOLEAN",
-                "Announced before the recency window when first seen: not emailed.",
-            ),
-        ],
-    ),
-    (
-        "event_sources",
-        "The articles behind each event (one row per event and article).",
-        [
-            ("event_id", "VARCHAR", "The event (events.event_id)."),
-            ("article_id", "VARCHAR", "The article (articles.article_id)."),
-            ("url", "VARCHAR", "URL of the article."),
-            ("outlet", "VARCHAR", "Outlet (site name, else feed name); source_count counts these."),
-            ("evidence", "VARCHAR", "The sentence of this article that states the event."),
-            ("confidence", "DOUBLE", "Detector confidence for this article, 0..1."),
-            ("announced_on", "DATE", "Announcement date according to this article."),
-            ("jurisdiction", "VARCHAR", "Jurisdiction according to this article."),
-            ("level", "VARCHAR", "Level according to this article."),
-        ],
-    ),
-    (
-        "mentions",
-        "Background mentions: older events an article only recalls. Never alerted.",
-        [
-            ("mention_id", "VARCHAR PRIMARY KEY", "sha1 of the article and the mentioned state."),
-            ("article_id", "VARCHAR", "The article that recalls the event."),
-            *_detected(
-                date="Date of the recalled event, if the article gives one.",
-                evidence="The sentence that recalls it.",
-            ),
-        ],
-    ),
-    (
-        "detections",
-        "Every raw detection of every article, background or not, for auditing the detector.",
-        [
-            ("detection_id", "VARCHAR PRIMARY KEY", "sha1 of the article and all detected fields."),
-            ("article_id", "VARCHAR", "The article."),
-            *_detected(date="Announcement date as detected.", evidence="The sentence."),
-            ("background", "BOOLEAN", "True for an older event the article only recalls."),
-        ],
-    ),
-    (
-        "alerts",
-        "The alert outbox: one row per new (non-historical) event, claimed before sending.",
-        [
-            ("event_id", "VARCHAR PRIMARY KEY", "The event (events.event_id)."),
-            ("status", "VARCHAR", "pending | sending | sent | failed | skipped."),
-            ("attempts", "INTEGER", "Send attempts so far."),
-            ("last_error", "VARCHAR", "Error of the last failed attempt, else NULL."),
-            ("message_id", "VARCHAR", "Message-ID of the email (<event_id@banwatch>)."),
-            ("queued_at", "TIMESTAMPTZ", "When the event was queued (its first_seen_at)."),
-            ("sent_at", "TIMESTAMPTZ", "When the SMTP server accepted the email."),
-        ],
-    ),
-    (
-        "runs",
-        "One row per pass: its counts and status.",
-        [
-            ("run_id", "VARCHAR PRIMARY KEY", "Airflow run id or cli-<timestamp>."),
-            ("started_at", "TIMESTAMPTZ", "When the pass started."),
-            ("finished_at", "TIMESTAMPTZ", "When it finished; NULL while running or if killed."),
-            ("feeds_polled", "INTEGER", "Feeds polled."),
-            ("feeds_failed", "INTEGER", "Feeds that failed (hard or temporary)."),
-            ("new_articles", "INTEGER", "Articles loaded for the first time."),
-            ("articles_failed", "INTEGER", "Articles that could not be fetched or extracted."),
-            ("new_stories", "INTEGER", "Stories started."),
-            ("new_events", "INTEGER", "Events created (historical ones included)."),
-            ("emails_sent", "INTEGER", "Alert emails sent."),
-            ("status", "VARCHAR", "running | finished."),
-        ],
-    ),
-]
-
-# Composite keys, added after the column list (DuckDB has no ALTER TABLE ADD PRIMARY KEY).
-TABLE_KEYS = {
-    "article_embeddings": "PRIMARY KEY (article_id, model)",
-    "event_sources": "PRIMARY KEY (event_id, article_id)",
-}
-
-BAN_EVENTS_VIEW = """
-CREATE OR REPLACE VIEW ban_events AS
-SELECT
-    e.event_id, e.jurisdiction, e.country, e.subdivision, e.level, e.app, e.scope, e.action,
-    e.announced_on, e.first_seen_at,
-    count(DISTINCT s.outlet) AS source_count,
-    e.confidence, e.evidence, e.url, e.historical, e.body
-FROM events AS e
-LEFT JOIN event_sources AS s USING (event_id)
-GROUP BY ALL
-"""
 
 
 def _quote(text: str) -> str:
@@ -247,20 +26,9 @@ def _quote(text: str) -> str:
 
 
 def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
-    """Every table, commented, and the `ban_events` view analysts query."""
-    for table, comment, columns in TABLES:
-        parts = [f"{name} {decl}" for name, decl, _ in columns]
-        if table in TABLE_KEYS:
-            parts.append(TABLE_KEYS[table])
-        con.execute(f"CREATE TABLE {table} ({', '.join(parts)})")
-        con.execute(f"COMMENT ON TABLE {table} IS {_quote(comment)}")
-        for name, _, col_comment in columns:
-            con.execute(f"COMMENT ON COLUMN {table}.{name} IS {_quote(col_comment)}")
-    con.execute(BAN_EVENTS_VIEW)
-    con.execute(
-        "COMMENT ON VIEW ban_events IS "
-        + _quote("Ban events for analysts: one row per state of a situation, with source_count.")
-    )
+    """Every table, commented, and the `ban_events` view analysts query (frozen literal DDL)."""
+    for statement in M001_STATEMENTS:
+        con.execute(statement)
 
 
 def m002_run_errors(con: duckdb.DuckDBPyConnection) -> None:

@@ -18,12 +18,12 @@ from banwatch.warehouse.read import EVENT_COLUMNS, event_from_row
 
 from banwatch.errors import AlertError
 from banwatch.faults import checkpoint
-from banwatch.records import Event
+from banwatch.records import AlertStatus, Event
 
 logger = logging.getLogger(__name__)
 
 RECIPIENT_STATUSES = ("accepted", "refused", "deferred")
-ALERT_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
+ALERT_STATUSES = tuple(s.value for s in AlertStatus)
 
 # Events whose latest judgement (banwatch review, table judgements) is a rejection.
 _REJECTED = (

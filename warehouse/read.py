@@ -5,16 +5,26 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-from banwatch.enrich.novelty import EventState, Holder, KnownState, Situation, Source
+from banwatch.warehouse import schema
 
-from banwatch.records import Event, FeedState
+from banwatch.records import (
+    Event,
+    EventState,
+    EventStatus,
+    FeedState,
+    Holder,
+    KnownState,
+    Situation,
+    Source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,36 +76,6 @@ def recent_urls(con: duckdb.DuckDBPyConnection, since: dt.datetime) -> set[str]:
         [since],
     ).fetchall()
     return {r[0] for r in rows}
-
-
-def recent_embeddings(
-    con: duckdb.DuckDBPyConnection, since: dt.datetime, model: str
-) -> tuple[list[str], list[str], list[dt.datetime | None], np.ndarray]:
-    """Stored articles published (or, undated, fetched) since `since` that new ones may join.
-
-    Returns article ids, their story ids, publication times and the embedding matrix (float32,
-    one row per article, in the same order). Only articles already in a story are returned.
-    """
-    table = con.sql(
-        "SELECT a.article_id, a.story_id, a.published_at, e.embedding "
-        "FROM articles AS a JOIN article_embeddings AS e USING (article_id) "
-        "WHERE e.model = ? AND a.story_id IS NOT NULL "
-        "AND coalesce(a.published_at, a.fetched_at) >= ? "
-        "ORDER BY coalesce(a.published_at, a.fetched_at), a.article_id",
-        params=[model, since],
-    ).to_arrow_table()
-    ids = table.column("article_id").to_pylist()
-    if not ids:
-        return [], [], [], np.zeros((0, 0), dtype=np.float32)
-    vectors = table.column("embedding").combine_chunks()
-    values = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    matrix = values.reshape(len(ids), -1)
-    return (
-        ids,
-        table.column("story_id").to_pylist(),
-        table.column("published_at").to_pylist(),
-        matrix,
-    )
 
 
 def _embedding_rows(table: pa.Table) -> dict[str, Any]:
@@ -156,11 +136,12 @@ def neighbour_embeddings(
     seqs: Iterable[int],
     since: dt.datetime,
     until: dt.datetime,
+    *,
     vectors: bool = True,
 ) -> dict[str, Any]:
     """Stored articles that new ones may join, found by the stories index: the embeddings with
     these `seqs`, plus the other members of their stories published between `since` and `until`
-    (a story's signature is the union of its members'). Same order as `recent_embeddings`.
+    (a story's signature is the union of its members'). Same order as `window_embeddings`.
 
     Returns lists under article_id, story_id, published_at, language, signature (JSON or None)
     and the float32 matrix under embedding; with `vectors=False`, the seqs under seq instead
@@ -196,7 +177,10 @@ def neighbour_embeddings(
 def window_embeddings(
     con: duckdb.DuckDBPyConnection, since: dt.datetime, model: str
 ) -> dict[str, Any]:
-    """`recent_embeddings` with the stored signatures (the brute-force path, without an index)."""
+    """Stored articles in a story published (or, undated, fetched) since `since` that new ones
+    may join, with their stored signatures: the brute-force path, without an index. Lists under
+    article_id, story_id, published_at, language, signature, and the float32 matrix (one row per
+    article, same order) under embedding."""
     table = con.sql(
         "SELECT a.article_id, a.story_id, a.published_at, a.language, e.signature, e.embedding "
         "FROM articles AS a JOIN article_embeddings AS e USING (article_id) "
@@ -222,50 +206,18 @@ def article_leads(con: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[st
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-EVENT_COLUMNS = (
-    "event_id, jurisdiction, country, subdivision, level, app, scope, action, body, "
-    "announced_on, first_seen_at, confidence, evidence, url, historical, status"
-)
+# An events row is an `Event` by name; `source_count` is counted from event_sources.
+EVENT_COLUMNS = ", ".join(schema.EVENTS.names)
+SOURCE_COLUMNS = ", ".join(schema.EVENT_SOURCES.names)
 
 
-def event_from_row(row: tuple, source_count: int = 1) -> Event:
-    (
-        eid,
-        jur,
-        country,
-        sub,
-        level,
-        app,
-        scope,
-        action,
-        body,
-        announced,
-        seen,
-        conf,
-        ev,
-        url,
-        hist,
-        status,
-    ) = row
-    return Event(
-        event_id=eid,
-        jurisdiction=jur,
-        country=country,
-        subdivision=sub,
-        level=level,
-        app=app,
-        scope=scope,
-        action=action,
-        body=body or "",
-        announced_on=announced,
-        first_seen_at=seen,
-        confidence=conf,
-        evidence=ev,
-        url=url,
-        historical=bool(hist),
-        source_count=source_count,
-        status=status or "news",
-    )
+def event_from_row(row: Sequence[Any], source_count: int = 1) -> Event:
+    """The `Event` of a row selected as `EVENT_COLUMNS`."""
+    fields = dict(zip(schema.EVENTS.names, row, strict=True))
+    fields["body"] = fields["body"] or ""
+    fields["historical"] = bool(fields["historical"])
+    fields["status"] = fields["status"] or EventStatus.NEWS
+    return Event(**fields, source_count=source_count)
 
 
 def situation_history(
@@ -291,8 +243,7 @@ def situation_history(
     events = _with_table(
         con,
         batch,
-        f"SELECT {', '.join('x.' + c.strip() for c in EVENT_COLUMNS.split(','))} "
-        f"FROM events AS x {match}",
+        f"SELECT {', '.join('x.' + c for c in schema.EVENTS.names)} FROM events AS x {match}",
     )
     ids = [r[0] for r in events]
     sources: dict[str, list[Source]] = defaultdict(list)
@@ -300,12 +251,11 @@ def situation_history(
         rows = _with_table(
             con,
             pa.table({"event_id": pa.array(ids, pa.string())}),
-            "SELECT event_id, article_id, url, outlet, evidence, confidence, announced_on, "
-            "jurisdiction, level FROM event_sources WHERE event_id IN (SELECT event_id FROM {t}) "
-            "ORDER BY event_id, article_id",
+            f"SELECT {SOURCE_COLUMNS} FROM event_sources "
+            "WHERE event_id IN (SELECT event_id FROM {t}) ORDER BY event_id, article_id",
         )
         for r in rows:
-            sources[r[0]].append(Source(*r))
+            sources[r[0]].append(Source(**dict(zip(schema.EVENT_SOURCES.names, r, strict=True))))
     mentions = _with_table(
         con,
         batch,
@@ -315,7 +265,7 @@ def situation_history(
     history: dict[Situation, list[EventState]] = defaultdict(list)
     for row in events:
         event = event_from_row(row, len({s.outlet for s in sources[row[0]]}) or 1)
-        history[_situation_of(event)].append(
+        history[event.situation].append(
             EventState(event.action, event.announced_on, event, tuple(sources[row[0]]))
         )
     for *situation, action, announced, article_id in mentions:
@@ -354,8 +304,66 @@ def holder_states(
     return dict(states)
 
 
-def _situation_of(event: Event) -> Situation:
-    return (event.country, event.subdivision or "", event.app, event.scope, event.body or "")
+# How `query_events` may order rows (by name, so no caller writes SQL).
+EVENT_ORDERS = {
+    "newest": "announced_on DESC NULLS LAST, first_seen_at DESC, event_id",
+    "announced": "announced_on, jurisdiction, event_id",
+    "confidence": "confidence DESC, announced_on, jurisdiction, event_id",
+}
+# The columns `banwatch events` lists.
+EVENT_LIST_COLUMNS = (
+    "event_id", "announced_on", "jurisdiction", "country", "subdivision", "app", "scope",
+    "action", "source_count", "confidence", "url",
+)  # fmt: skip
+_COLUMN = re.compile(r"[a-z_]+")
+
+
+def query_events(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    candidates: bool = False,
+    include_historical: bool = True,
+    first_seen: tuple[dt.datetime, dt.datetime] | None = None,
+    columns: Sequence[str] | None = None,
+    clip: Mapping[str, int] | None = None,
+    order: str = "newest",
+    limit: int | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """THE query of `ban_events` (or, with `candidates`, `ban_event_candidates`): a cursor over
+    its rows, for callers that stream them (`cursor.description` names the columns).
+
+    `first_seen` keeps events first seen in [start, end); `columns` picks view columns to show
+    (all, unchanged, by default), with the confidence rounded to 2 digits and `clip`'s text
+    columns cut to at most so many characters; `order` is a key of `EVENT_ORDERS`.
+    """
+    view = "ban_event_candidates" if candidates else "ban_events"
+    names = list(columns or ())
+    if any(not _COLUMN.fullmatch(c) for c in [*names, *(clip or {})]):
+        raise ValueError(f"not a column name in {names}")
+    select = ", ".join(_shown(c, (clip or {}).get(c)) for c in names)
+    where, params = ["TRUE"], []
+    if not include_historical:
+        where.append("NOT historical")
+    if first_seen is not None:
+        where.append("first_seen_at >= ? AND first_seen_at < ?")
+        params += list(first_seen)
+    sql = f"SELECT {select or '*'} FROM {view} WHERE {' AND '.join(where)}"
+    sql += f" ORDER BY {EVENT_ORDERS[order]}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return con.execute(sql, params)
+
+
+def _shown(column: str, chars: int | None) -> str:
+    if column == "confidence":
+        return "round(confidence, 2) AS confidence"
+    return column if chars is None else f"left({column}, {int(chars)}) AS {column}"
+
+
+def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def list_events(
@@ -366,12 +374,30 @@ def list_events(
     candidates: bool = False,
 ) -> list[dict[str, Any]]:
     """Rows of `ban_events` (or, with `candidates`, `ban_event_candidates`), newest first."""
-    view = "ban_event_candidates" if candidates else "ban_events"
-    where = "" if include_historical else "WHERE NOT historical"
-    cursor = con.execute(
-        f"SELECT * FROM {view} {where} "
-        "ORDER BY announced_on DESC NULLS LAST, first_seen_at DESC, event_id LIMIT ?",
-        [limit],
+    return _dicts(
+        query_events(con, candidates=candidates, include_historical=include_historical, limit=limit)
     )
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def events_first_seen(
+    con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What a digest lists: news events first seen in [start, end), oldest announcement first,
+    and the candidates first seen then, most confident first."""
+    window = (start, end)
+    events = query_events(con, include_historical=False, first_seen=window, order="announced")
+    news = _dicts(events)
+    candidates = query_events(con, candidates=True, first_seen=window, order="confidence")
+    return news, _dicts(candidates)
+
+
+def failed_feeds(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(name, last_outcome, last_reason, last_error) of those of `names` whose last poll failed
+    (hard or temporary), in the order of `names`."""
+    rows = con.execute(
+        "SELECT name, last_outcome, last_reason, last_error FROM feeds "
+        "WHERE list_contains(?, name) AND last_outcome IN ('hard', 'temporary')",
+        [list(names)],
+    ).fetchall()
+    order = {name: i for i, name in enumerate(names)}
+    return sorted(rows, key=lambda r: order[r[0]])

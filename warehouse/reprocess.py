@@ -20,38 +20,21 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from banwatch.enrich.novelty import Holder
-from banwatch.warehouse.load import EXTRACTED_COLUMNS, _utc, article_batch
+from banwatch.warehouse import schema
+from banwatch.warehouse.load import EXTRACTED_COLUMNS, article_batch
+from banwatch.warehouse.schema import utc as _utc
 
-from banwatch.records import Article, Detection
+from banwatch.records import Article, Detection, Holder
 
 logger = logging.getLogger(__name__)
 
 _names = itertools.count()
 
 # Compared between the warehouse before and after: what `banwatch reprocess` reports.
-EVENT_FIELDS = (
-    "jurisdiction",
-    "country",
-    "subdivision",
-    "level",
-    "app",
-    "scope",
-    "action",
-    "body",
-    "announced_on",
-    "first_seen_at",
-    "confidence",
-    "evidence",
-    "url",
-    "historical",
-    "status",
-    "source_count",
-)
-ARTICLE_COLUMNS = (
-    "article_id, url, feed_name, title, text, published_at, language, site_name, extraction, "
-    "outcome, reason, error, raw_html_gz, fetched_at"
-)
+EVENT_FIELDS = (*(n for n in schema.EVENTS.names if n != "event_id"), "source_count")
+_DETECTION_FIELDS = tuple(n for n in schema.DETECTIONS.names if n != "detection_id")
+# An article's stored columns but its story and run (which reprocessing keeps).
+ARTICLE_COLUMNS = ", ".join(n for n in schema.ARTICLES.names if n not in ("story_id", "run_id"))
 _HOLDER_MATCH = (
     "x.country = k.country AND coalesce(x.subdivision, '') = k.subdivision AND x.app = k.app"
 )
@@ -126,6 +109,15 @@ def update_articles(con: duckdb.DuckDBPyConnection, articles: Sequence[Article])
     return len(articles)
 
 
+def count_detections(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> int:
+    """How many detections of `article_ids` are stored."""
+    with _registered(con, _ids(article_ids)) as t:
+        rows = con.execute(
+            f"SELECT count(*) FROM detections WHERE article_id IN (SELECT k FROM {t})"
+        ).fetchall()
+    return int(rows[0][0])
+
+
 def delete_detections(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> None:
     """Forget the stored detections of `article_ids` (they are detected again)."""
     with _registered(con, _ids(article_ids)) as t:
@@ -151,13 +143,12 @@ def holder_detections(con: duckdb.DuckDBPyConnection, holders: Iterable[Holder])
         return []
     with _registered(con, batch) as t:
         rows = con.execute(
-            "SELECT x.article_id, x.jurisdiction, x.country, x.subdivision, x.level, x.app, "
-            "x.scope, x.action, x.announced_on, x.evidence, x.confidence, "
-            "coalesce(x.body, ''), x.background "
+            f"SELECT {', '.join('x.' + n for n in _DETECTION_FIELDS)} "
             f"FROM detections AS x JOIN {t} AS k ON {_HOLDER_MATCH} "
             "ORDER BY x.article_id, x.detection_id"
         ).fetchall()
-    return [Detection(*r) for r in rows]
+    detections = [dict(zip(_DETECTION_FIELDS, r, strict=True)) for r in rows]
+    return [Detection(**{**d, "body": d["body"] or ""}) for d in detections]
 
 
 def first_sight(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[tuple[Any, ...], dt.datetime]]:
@@ -308,6 +299,7 @@ __all__ = [
     "article_labels",
     "chunks",
     "clear_holders",
+    "count_detections",
     "delete_detections",
     "detection_holders",
     "first_sight",

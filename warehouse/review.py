@@ -28,10 +28,11 @@ from typing import Any
 import duckdb
 
 from banwatch.errors import BanwatchError
+from banwatch.records import Verdict
 
 logger = logging.getLogger(__name__)
 
-VERDICTS = ("confirmed", "rejected")
+VERDICTS = tuple(v.value for v in Verdict)
 
 # The latest judgement of each event (the highest seq).
 _LATEST = (

@@ -38,12 +38,14 @@ from banwatch.warehouse.read import (
     embedding_dim,
     embedding_watermark,
     embeddings_after,
+    events_first_seen,
+    failed_feeds,
     feed_states,
     holder_states,
     known_urls,
     list_events,
     neighbour_embeddings,
-    recent_embeddings,
+    query_events,
     recent_urls,
     situation_history,
     window_embeddings,
@@ -70,6 +72,9 @@ __all__ = [
     "embedding_dim",
     "embedding_watermark",
     "embeddings_after",
+    "events_first_seen",
+    "compact",
+    "failed_feeds",
     "fail_run",
     "feed_states",
     "finish_run",
@@ -84,8 +89,8 @@ __all__ = [
     "neighbour_embeddings",
     "open_latest",
     "open_reader",
+    "query_events",
     "publish_snapshot",
-    "recent_embeddings",
     "recent_urls",
     "remove_stale_snapshot_files",
     "running_runs",
@@ -290,3 +295,9 @@ def finish_run(
             run_id,
         ],
     )
+
+
+def compact(con: duckdb.DuckDBPyConnection) -> None:
+    """Vacuum and checkpoint the warehouse (the maintenance DAG), so the file gives space back."""
+    con.execute("VACUUM")
+    con.execute("FORCE CHECKPOINT")
