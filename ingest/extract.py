@@ -41,10 +41,8 @@ from banwatch.records import Article, Outcome, ParsedEntry
 
 logger = logging.getLogger(__name__)
 
-MIN_TEXT_CHARS = 200  # less than this is a stub (paywall teaser, video page): use the summary
-# Share of the extracted text's characters in lines that are also the text of a link on the
-# page: an article is prose (near 0), a section front or menu is its links (near 1).
-MAX_LINK_SHARE = 0.5
+# A stub or a page of links is a setting (fetch.min_text_chars, fetch.max_link_share); the
+# constants below are fitted to py3langid's probabilities and stay with the code.
 # Language: the detector overrules the page's claim only when it is sure of another language
 # and gives the claim almost no chance; with no usable claim it needs a clear majority.
 OVERRULE_MIN_PROB = 0.5
@@ -201,8 +199,15 @@ def _fallback(entry: ParsedEntry) -> str:
     return entry.summary or entry.title
 
 
-def extract_article(page: FetchedPage) -> Article:
-    """One `Article` from one fetched page, falling back to the feed summary when needed."""
+_DEFAULTS = FetchSettings()
+
+
+def extract_article(page: FetchedPage, settings: FetchSettings = _DEFAULTS) -> Article:
+    """One `Article` from one fetched page, falling back to the feed summary when needed.
+
+    `settings.min_text_chars` and `settings.max_link_share` decide when the extracted text is
+    a stub or navigation rather than the article.
+    """
     entry = page.entry
     article = Article(
         article_id=article_id(entry.url),
@@ -226,7 +231,7 @@ def extract_article(page: FetchedPage) -> Article:
         article.language = found["language"]
         article.site_name = found["sitename"]
         article.published_at = entry.published_at or _date(found["date"])
-    if found is None or len(found["text"]) < MIN_TEXT_CHARS:
+    if found is None or len(found["text"]) < settings.min_text_chars:
         article.outcome, article.reason = Outcome.SOFT, "extraction_failed"
         article.error = (
             "trafilatura found no main text"
@@ -234,7 +239,7 @@ def extract_article(page: FetchedPage) -> Article:
             else f"main text too short ({len(found['text'])} chars); feed summary used"
         )
         return _summary_language(article, found)
-    if found["link_share"] > MAX_LINK_SHARE:
+    if found["link_share"] > settings.max_link_share:
         article.outcome, article.reason = Outcome.SOFT, "navigation_only"
         article.error = (
             f"{found['link_share']:.0%} of the extracted text is the page's link texts "
@@ -253,12 +258,14 @@ def _summary_language(article: Article, found: dict[str, Any] | None) -> Article
     return article
 
 
-def extract_articles(pages: Iterable[FetchedPage]) -> list[Article]:
+def extract_articles(
+    pages: Iterable[FetchedPage], settings: FetchSettings = _DEFAULTS
+) -> list[Article]:
     """Articles for fetched pages, in order; logs a progress line every 50 articles."""
     pages = list(pages)
     articles = []
     for done, page in enumerate(pages, 1):
-        articles.append(extract_article(page))
+        articles.append(extract_article(page, settings))
         if done % PROGRESS_EVERY == 0:
             logger.info("extracted %d/%d articles", done, len(pages))
     return articles
@@ -295,7 +302,8 @@ def fetch_and_extract(
     pool = extract_pool(min(workers, len(entries)))
     arrived = _extracted_in(pool, entries, client, settings) if pool else None
     if arrived is None:
-        arrived = ((i, extract_article(p)) for i, p in iter_pages(entries, client, settings))
+        pages = iter_pages(entries, client, settings)
+        arrived = ((i, extract_article(p, settings)) for i, p in pages)
     for done, (index, article) in enumerate(arrived, 1):
         articles[index] = article
         if on_article is not None:
@@ -326,7 +334,7 @@ def _extracted_in(
     def fetch_then_submit(index: int, entry: ParsedEntry) -> None:
         page = fetch_page(entry, client, settings)
         try:
-            future = pool.submit(extract_article, page)
+            future = pool.submit(extract_article, page, settings)
         except RuntimeError:  # BrokenProcessPool, or shut down: extract in the caller
             done.put((index, page, None))
             return
@@ -338,11 +346,11 @@ def _extracted_in(
         for _ in entries:
             index, page, future = done.get()
             try:
-                article = future.result() if future is not None else extract_article(page)
+                article = future.result() if future is not None else extract_article(page, settings)
             except BrokenProcessPool:
                 discard(pool)
                 logger.warning("an extraction worker died; extracting %s here", page.entry.url)
-                article = extract_article(page)
+                article = extract_article(page, settings)
             yield index, article
         for fetch in fetches:
             fetch.result()  # re-raise what a fetch thread raised (fetch_page records failures)

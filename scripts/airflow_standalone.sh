@@ -20,7 +20,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"  # the config's relative paths (data/...) resolve from the repository in every task
+cd "$ROOT"  # the tasks run from the repository (the config's relative paths follow the config file)
 if [[ -x "$ROOT/.venv/bin/airflow" ]]; then
   export PATH="$ROOT/.venv/bin:$PATH"
 fi

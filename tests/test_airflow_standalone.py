@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from banwatch.mailsink import MailSink
+from tests.support.mailsink import MailSink
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "s3cret-Passw0rd"
@@ -53,7 +53,10 @@ def standalone(tmp_path: Path):
     shutil.copy(ROOT / "scripts" / "airflow_standalone.sh", repo / "scripts")
     (repo / ".venv" / "bin" / "airflow").write_text(STUB)
     (repo / ".venv" / "bin" / "airflow").chmod(0o755)
-    (repo / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    # a wrapper, not a symlink: a symlinked venv python outside its venv loses the venv's
+    # site-packages (Python finds pyvenv.cfg next to the path it was started by)
+    (repo / ".venv" / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (repo / ".venv" / "bin" / "python").chmod(0o755)
     config = tmp_path / "banwatch.toml"
     config.write_text(
         '[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = 2525\ntls = "starttls"\n'

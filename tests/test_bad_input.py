@@ -17,8 +17,8 @@ from conftest import NOW, article_page
 
 from banwatch import pipeline
 from banwatch.config import settings_from_dict
-from banwatch.mailsink import MailSink
-from banwatch.newsroom import NewsItem, Newsroom
+from tests.support.mailsink import MailSink
+from tests.support.newsroom import NewsItem, Newsroom
 
 BAN_PARAGRAPHS = (
     "Norway has banned the messaging app Telegram from all government phones with immediate "

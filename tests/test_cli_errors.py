@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import tomli_w
 from banwatch.warehouse import store
 from click.testing import CliRunner
 
@@ -19,15 +20,16 @@ NOTE = "note: showing the first {n} rows; more matched (pass --limit N or --all 
 
 
 def write_config(tmp_path: Path, staging: Path) -> Path:
+    """A config whose one feed is unreachable (port 1): a pass fails fast, nothing leaves."""
     path = tmp_path / "banwatch.toml"
-    path.write_text(
-        f'[warehouse]\npath = "{(tmp_path / "bw.duckdb").as_posix()}"\n'
-        f'[staging]\ndir = "{staging.as_posix()}"\n'
-        '[fetch]\nallowed_hosts = ["127.0.0.1"]\ntimeout = 2\nretries = 0\n'
-        '[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = 1\n'
-        '[[feeds]]\nname = "nowhere"\nurl = "http://127.0.0.1:1/feed.xml"\n',
-        encoding="utf-8",
-    )
+    config = {
+        "warehouse": {"path": (tmp_path / "bw.duckdb").as_posix()},
+        "staging": {"dir": staging.as_posix()},
+        "fetch": {"allowed_hosts": ["127.0.0.1"], "timeout": 2, "retries": 0},
+        "alerts": {"smtp_host": "127.0.0.1", "smtp_port": 1},
+        "feeds": [{"name": "nowhere", "url": "http://127.0.0.1:1/feed.xml"}],
+    }
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
     return path
 
 
@@ -134,3 +136,27 @@ def test_demo_with_an_unwritable_dir_names_it(tmp_path: Path) -> None:
         f"Error: {workdir}: cannot use it as the demo directory (Not a directory); "
         "pass --dir DIR with a directory you can create and write\n"
     )
+
+
+def test_a_config_value_out_of_range_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "banwatch.toml"
+    path.write_text("[fetch]\nconcurrency = 0\n", encoding="utf-8")
+    result = invoke("run", "--config", str(path), "--quiet")
+    assert_one_line_error(result)
+    assert result.output == f"Error: {path}: fetch.concurrency: must be at least 1\n"
+
+
+def test_relative_paths_in_the_config_follow_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    path = site / "banwatch.toml"
+    path.write_text('[warehouse]\npath = "bw.duckdb"\n', encoding="utf-8")
+    with store.connect(site / "bw.duckdb") as con:
+        store.publish_snapshot(con, site / "bw.read.duckdb")
+    monkeypatch.chdir(tmp_path)  # not the config's directory
+    result = invoke("sql", "--config", "site/banwatch.toml", "--csv", "SELECT 42 AS answer")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "answer\n42\n"
+    assert not (tmp_path / "bw.read.duckdb").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from banwatch.cli import cli
+from banwatch.config import SECTIONS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,3 +38,28 @@ def test_every_command_is_in_the_readme_and_has_help() -> None:
         assert command.help and command.help.strip(), name
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0 and "Usage: " in result.output
+
+
+def test_every_setting_has_a_description_and_a_default() -> None:
+    for name in SECTIONS:
+        section = Settings.model_fields[name].annotation
+        for key, info in section.model_fields.items():
+            assert info.description and info.description.strip(), f"{name}.{key}"
+            assert not info.is_required(), f"{name}.{key}"
+
+
+def test_every_environment_variable_is_in_the_env_example() -> None:
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^#? ?(BANWATCH_[A-Z_]+)=", example, flags=re.MULTILINE))
+    sources = [
+        p
+        for folder in ("banwatch", "ingest", "enrich", "warehouse", "alerts", "dags", "scripts")
+        for p in (ROOT / folder).rglob("*")
+        if p.suffix in (".py", ".sh")
+    ]
+    used = {
+        name
+        for p in sources
+        for name in re.findall(r"\b(BANWATCH_[A-Z_]*[A-Z])\b", p.read_text(encoding="utf-8"))
+    }
+    assert used <= listed, sorted(used - listed)

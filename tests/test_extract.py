@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import gzip
 
@@ -156,7 +155,7 @@ def test_fetch_and_extract_keeps_entry_order_under_concurrency(
 ) -> None:
     newsroom.add([make_item("gazette", f"s{i}", f"Story number {i}") for i in range(12)])
     entries = [entry(newsroom.page_url("gazette", f"s{i}"), f"Story number {i}") for i in range(12)]
-    settings = dataclasses.replace(fetch_settings, concurrency=3)
+    settings = fetch_settings.replace(concurrency=3)
     articles, counts = fetch_and_extract(entries, http_client, settings)
     assert [a.title for a in articles] == [f"Story number {i}" for i in range(12)]
     assert counts["by_outcome"] == {"ok": 12}
