@@ -22,6 +22,10 @@ COPY --chown=airflow:0 enrich /opt/banwatch/enrich
 COPY --chown=airflow:0 warehouse /opt/banwatch/warehouse
 COPY --chown=airflow:0 alerts /opt/banwatch/alerts
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" "/opt/banwatch[airflow]"
+# `banwatch demo` runs in the image (the sample corpus is package data, alerts go to .eml files):
+#   docker compose run --rm airflow-cli bash -c 'banwatch demo --dir /tmp/demo'
+# Fail the build here, not the demo later, if the install lacks the corpus.
+RUN python -c "from banwatch.sample import load_sample; print(len(load_sample()), 'sample articles')"
 
 # The DAGs are baked in so the image runs on its own (Kubernetes, ECS); docker-compose.yml also
 # mounts ./dags over them for development. The config file is mounted at run time.

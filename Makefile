@@ -53,7 +53,7 @@ format: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/throughput.py
-	$(BIN)/python bench/eval_events.py
+	$(BIN)/python -m bench.eval_events
 
 airflow: install-dev
 	bash scripts/airflow_standalone.sh

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SmtpMailer", "compose_alert", "send_alerts"]
+__all__ = ["DirectoryMailer", "SmtpMailer", "compose_alert", "mailer_for", "send_alerts"]
 
 
 def __getattr__(name: str) -> Any:
@@ -15,7 +15,7 @@ def __getattr__(name: str) -> Any:
         from banwatch.alerts.compose import compose_alert
 
         return compose_alert
-    if name in ("SmtpMailer", "send_alerts"):
+    if name in ("DirectoryMailer", "SmtpMailer", "mailer_for", "send_alerts"):
         from banwatch.alerts import send
 
         return getattr(send, name)

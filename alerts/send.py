@@ -21,15 +21,22 @@ What the server says is classified (`SmtpSendError.kind`), because only some ref
 - `refused` (5xx to MAIL or DATA, or to every recipient): the email itself was refused; it is
   tried again on later passes until `alerts.max_refusals`, then `failed` until an operator runs
   `banwatch alerts resend EVENT_ID`.
+
+With `alerts.mail_dir` set, `send_alerts` writes each email as an .eml file there instead
+(`DirectoryMailer`: the demo, a dry run); the outbox bookkeeping is the same.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import logging
+import os
 import smtplib
 import ssl
 from collections import Counter
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Protocol
 
 import duckdb
@@ -226,6 +233,64 @@ class SmtpMailer:
         self.close()
 
 
+class DirectoryMailer:
+    """Delivers into a directory: one .eml file per message, for the demo or a dry run.
+
+    Files are written atomically (a hidden temporary file renamed into place), so a reader never
+    sees half a message, and named `<UTC time>-<sequence>.eml`, so they sort in delivery order.
+    The envelope recipients, which are not in the headers, go in an `X-Envelope-To` header.
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        self._sequence = itertools.count(1)
+
+    def open(self) -> None:
+        """Create the directory; a failure stops the pass like an unreachable SMTP server."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SmtpSendError(
+                f"cannot write alert emails to {self.directory} ({exc.strerror or exc}); check "
+                "alerts.mail_dir; alerts stay queued",
+                kind="connection",
+            ) from None
+
+    def send(
+        self, msg: EmailMessage, recipients: list[str] | None = None
+    ) -> dict[str, tuple[int, bytes]]:
+        """Write `msg` as one .eml file; every recipient counts as accepted."""
+        self.open()
+        to = recipients if recipients is not None else [str(a) for a in msg.get_all("To", [])]
+        envelope = f"X-Envelope-To: {', '.join(to)}\n".encode()
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        name = f"{stamp}-{next(self._sequence):04d}.eml"
+        path = self.directory / name
+        tmp = self.directory / f".{name}.{os.getpid()}.tmp"  # not *.eml: readers skip it
+        try:
+            with tmp.open("xb") as out:  # the umask's permissions, as a mail spool has
+                out.write(envelope + msg.as_bytes())
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise SmtpSendError(
+                f"cannot write {path} ({exc.strerror or exc}); alerts stay queued",
+                kind="connection",
+            ) from None
+        logger.debug("alert email written to %s", path)
+        return {}
+
+    def close(self) -> None:
+        """Nothing to close: each message is its own file."""
+
+
+def mailer_for(settings: AlertSettings) -> Mailer:
+    """The configured delivery: .eml files when `alerts.mail_dir` is set, else SMTP."""
+    if settings.mail_dir:
+        return DirectoryMailer(settings.mail_dir)
+    return SmtpMailer(settings)
+
+
 def send_alerts(
     con: duckdb.DuckDBPyConnection, mailer: Mailer, settings: AlertSettings
 ) -> dict[str, int]:
@@ -236,7 +301,12 @@ def send_alerts(
     pending or failed by SMTP this pass), `recipients_refused` (5xx for one address of an email
     others got), `pending` (due rows left), `old_news` (skipped: old news at first sight, see
     `outbox.skip_old_news`, which runs first). With `alerts.enabled = false` nothing is sent.
+
+    With `alerts.mail_dir` set the emails are written there (`DirectoryMailer`) instead of going
+    through `mailer`: the setting wins over the SMTP mailer the caller built.
     """
+    if settings.mail_dir:
+        mailer = DirectoryMailer(settings.mail_dir)
     old_news = outbox.skip_old_news(con, settings.recency_days)
     due = outbox.outbox_event_ids(con)
     counts: Counter[str] = Counter(

@@ -8,17 +8,13 @@ scheduled writer; `alerts` opens the writer's file, between passes.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
-import itertools
-import json
 import logging
 import os
 import sys
-import textwrap
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import click
@@ -26,6 +22,7 @@ import click
 from banwatch import __version__
 from banwatch.config import ENV_CONFIG, Settings, load_settings
 from banwatch.errors import BanwatchError
+from banwatch.output import FETCH_CHUNK, cell, emit, jsonable
 
 logger = logging.getLogger("banwatch")
 
@@ -107,85 +104,7 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _cell(value: Any, width: int = 60) -> str:
-    text = "" if value is None else str(_jsonable(value))
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-FETCH_CHUNK = 1000  # rows fetched from DuckDB and written per step: memory stays flat
 SQL_ROW_CAP = 1000  # `banwatch sql` prints at most this many rows unless --limit / --all
-
-
-def _batches(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]]:
-    it = iter(rows)
-    while batch := list(itertools.islice(it, FETCH_CHUNK)):
-        yield batch
-
-
-def _emit_json(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """The same text as `json.dumps(list_of_objects, indent=2)`, written one batch at a time."""
-    opened = False
-    for batch in _batches(rows):
-        objects = [
-            textwrap.indent(
-                json.dumps(dict(zip(columns, map(_jsonable, r), strict=True)), indent=2), "  "
-            )
-            for r in batch
-        ]
-        click.echo(("[\n" if not opened else ",\n") + ",\n".join(objects), nl=False)
-        opened = True
-    click.echo("\n]" if opened else "[]")
-
-
-def _emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Column widths come from the first batch (all of a list), so output can start at once."""
-    it = iter(rows)
-    first = list(it) if isinstance(rows, Sequence) else list(itertools.islice(it, FETCH_CHUNK))
-    cells = [[_cell(v) for v in r] for r in first]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
-
-    click.echo(line(columns))
-    click.echo("  ".join("-" * w for w in widths))
-    if cells:
-        click.echo("\n".join(map(line, cells)))
-    for batch in _batches(it):
-        click.echo("\n".join(line([_cell(v) for v in r]) for r in batch))
-
-
-def emit(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> None:
-    """Print rows in the chosen format to stdout, streaming: `rows` may be a lazy iterator."""
-    try:
-        if fmt == "json":
-            _emit_json(columns, rows)
-        elif fmt == "csv":
-            writer = csv.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(columns)
-            for batch in _batches(rows):
-                writer.writerows([[_jsonable(v) for v in r] for r in batch])
-        else:
-            _emit_table(columns, rows)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # `banwatch sql --all ... | head`: the reader left; stop quietly instead of a traceback.
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
-        raise SystemExit(1) from None
 
 
 class RowStream:
@@ -261,19 +180,14 @@ def run_exit_code(summary: Any, max_failed_ratio: float) -> int:
 
 def failed_feed_lines(settings: Settings, limit: int = FAILED_FEEDS_SHOWN) -> list[str]:
     """One line per feed whose poll failed (hard or temporary) this pass, in config order."""
-    from banwatch.warehouse import connect
+    from banwatch.warehouse import store
 
     names = [feed.name for feed in settings.feeds]
-    with connect(settings.warehouse.path) as con:
-        rows = con.execute(
-            "SELECT name, last_outcome, last_reason, last_error FROM feeds "
-            "WHERE list_contains(?, name) AND last_outcome IN ('hard', 'temporary')",
-            [names],
-        ).fetchall()
-    rows.sort(key=lambda r: names.index(r[0]))
+    with store.connect(settings.warehouse.path) as con:
+        rows = store.failed_feeds(con, names)
     lines = [
         f"feed {name!r} failed: {reason or outcome} ({outcome})"
-        + (f": {_cell(error, 160)}" if error else "")
+        + (f": {cell(error, 160)}" if error else "")
         for name, outcome, reason, error in rows[:limit]
     ]
     if len(rows) > limit:
@@ -347,12 +261,6 @@ def _open_snapshot(settings: Settings):
     return open_reader(settings.warehouse.snapshot)
 
 
-EVENT_LIST_COLUMNS = (
-    "event_id, announced_on, jurisdiction, country, subdivision, app, scope, action, "
-    "source_count, round(confidence, 2) AS confidence, url"
-)
-
-
 @cli.command()
 @config_option
 @click.option(
@@ -380,15 +288,17 @@ def events(
     With --candidates, print the `ban_event_candidates` view: events awaiting an analyst's
     review (historical ones only with --all).
     """
+    from banwatch.warehouse import read
+
     settings = load_settings(config_path)
-    view = "ban_event_candidates" if candidates else "ban_events"
-    where = "" if include_historical else "WHERE NOT historical"
-    query = (
-        f"SELECT {EVENT_LIST_COLUMNS} FROM {view} {where} "
-        "ORDER BY announced_on DESC NULLS LAST, first_seen_at DESC, event_id LIMIT ?"
-    )
     with _open_snapshot(settings) as con:
-        cursor = con.execute(query, [limit])
+        cursor = read.query_events(
+            con,
+            candidates=candidates,
+            include_historical=include_historical,
+            columns=read.EVENT_LIST_COLUMNS,
+            limit=limit,
+        )
         columns = [d[0] for d in cursor.description]
         emit(columns, RowStream(cursor, None), fmt)  # LIMIT ? bounds it
 
@@ -500,12 +410,19 @@ def report(config_path: str, out: str, months: int) -> None:
 def demo(workdir: str, keep_serving: bool) -> None:
     """Run the pipeline over the bundled sample corpus, offline.
 
-    Serves the sample newsroom on 127.0.0.1, catches alert emails on a local SMTP server,
+    Serves the sample newsroom on 127.0.0.1, writes alert emails as .eml files to WORKDIR/mail,
     runs one pass into WORKDIR/banwatch.duckdb and prints the events found.
     """
-    from banwatch.demo import run_demo
+    from banwatch import output
+    from banwatch.demo import Demo
 
-    run_demo(workdir, progress=_progress_printer(), keep_serving=keep_serving)
+    with Demo(workdir) as session:
+        newsroom = session.newsroom
+        output.demo_serving(len(session.items), len(newsroom.outlets), newsroom.base_url)
+        output.demo_report(session.run(progress=_progress_printer()))
+        if keep_serving:
+            click.echo(f"serving {newsroom.base_url} until Ctrl-C", err=True)
+            session.serve_until_interrupted()
 
 
 # ---------------------------------------------------------------- reprocessing
@@ -550,12 +467,12 @@ def _reprocess_rows(changes: Sequence[Any], fmt: str) -> list[tuple[Any, ...]]:
     for c in changes:
         if fmt == "json":
             fields: Any = {
-                f: {"old": _jsonable(old), "new": _jsonable(new)}
+                f: {"old": jsonable(old), "new": jsonable(new)}
                 for f, (old, new) in c.fields.items()
             }
         else:
             fields = "; ".join(
-                f"{f}: {_cell(old, 40)} → {_cell(new, 40)}" for f, (old, new) in c.fields.items()
+                f"{f}: {cell(old, 40)} → {cell(new, 40)}" for f, (old, new) in c.fields.items()
             )
         e = c.event
         rows.append(

@@ -1,7 +1,9 @@
 """`banwatch demo` / `make demo`: the real pipeline over the bundled sample corpus, offline.
 
-The sample newsroom is served on 127.0.0.1 and alert emails go to a local SMTP sink that saves
-them as .eml files, so the demo shows every stage without touching the internet.
+The sample newsroom (`banwatch.sample.newsroom`) serves the corpus on 127.0.0.1 and alert emails
+are written as .eml files (`alerts.mail_dir`), so the demo shows every stage without touching
+the internet, from any install. It returns what it found (`DemoResult`); `banwatch.output`
+prints it.
 """
 
 from __future__ import annotations
@@ -10,71 +12,114 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
+import tomli_w
 
-from banwatch.config import load_settings
+from banwatch.config import Settings, load_settings
 from banwatch.errors import BanwatchError
-from banwatch.mailsink import MailSink
+from banwatch.sample import load_sample
+from banwatch.sample.newsroom import NewsItem, SampleNewsroom
+
+if TYPE_CHECKING:
+    from banwatch.records import PassSummary
 
 logger = logging.getLogger(__name__)
 
-CONFIG_TEMPLATE = """\
-# Written by `banwatch demo`: the sample newsroom served on {base}.
-[warehouse]
-path = "{workdir}/banwatch.duckdb"
-[staging]
-dir = "{workdir}/staging"
-[fetch]
-allowed_hosts = ["127.0.0.1"]
-timeout = 10
-[alerts]
-smtp_host = "127.0.0.1"
-smtp_port = {smtp_port}
-sender = "banwatch@example.org"
-recipients = ["analysts@example.org"]
-recency_days = 14
-{min_confidence}{decider}{feeds}"""
+MAIL_DIR = "mail"  # under the demo's directory
+STALE_FILES = ("banwatch.duckdb", "banwatch.duckdb.wal", "banwatch.read.duckdb")
+
+# What the demo prints of the two views (the query itself is warehouse.read.query_events).
+EVENT_COLUMNS = (
+    "jurisdiction", "country", "subdivision", "app", "scope", "action", "announced_on",
+    "source_count", "confidence",
+)  # fmt: skip
+CANDIDATE_COLUMNS = ("jurisdiction", "app", "scope", "action", "confidence", "evidence")
+
+
+def _beside(path: Path, workdir: Path) -> str:
+    """`path` as the config in `workdir` should name it: relative when inside `workdir`."""
+    try:
+        return path.resolve().relative_to(workdir.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def demo_config(
+    workdir: Path,
+    newsroom: SampleNewsroom,
+    smtp_port: int | None = None,
+    *,
+    mail_dir: Path | None = None,
+    decider: str = "",
+    min_confidence: float | None = None,
+) -> dict[str, Any]:
+    """The demo's settings as TOML tables: the newsroom's feeds, alerts by SMTP or to files."""
+    # The file sits in `workdir` and its relative paths resolve against it, so the demo's own
+    # files are written as bare names and the directory can be moved or given relatively.
+    alerts: dict[str, Any] = {}
+    if mail_dir is not None:
+        alerts["mail_dir"] = _beside(mail_dir, workdir)
+    if smtp_port is not None:
+        alerts |= {"smtp_host": "127.0.0.1", "smtp_port": smtp_port}
+    alerts |= {
+        "sender": "banwatch@example.org",
+        "recipients": ["analysts@example.org"],
+        "recency_days": 14,
+    }
+    if min_confidence is not None:
+        alerts["min_confidence"] = min_confidence
+    config: dict[str, Any] = {
+        "warehouse": {"path": "banwatch.duckdb"},
+        "staging": {"dir": "staging"},
+        "fetch": {"allowed_hosts": ["127.0.0.1"], "timeout": 10},
+        "alerts": alerts,
+    }
+    if decider:
+        config["detect"] = {"decider": decider}
+    config["feeds"] = [{"name": o, "url": newsroom.feed_url(o)} for o in newsroom.outlets]
+    return config
 
 
 def write_config(
     workdir: Path,
-    newsroom: Any,
-    smtp_port: int,
+    newsroom: SampleNewsroom,
+    smtp_port: int | None = None,
     *,
+    mail_dir: Path | None = None,
     decider: str = "",
     min_confidence: float | None = None,
 ) -> Path:
-    """The demo's config. `decider` sets `detect.decider` and `min_confidence` sets
-    `alerts.min_confidence`: the spine's tests let the rules decide with their old 0.5 floor,
-    so that they test the stages, not the model's reading of the sample."""
-    feeds = "".join(
-        f'\n[[feeds]]\nname = "{outlet}"\nurl = "{newsroom.feed_url(outlet)}"\n'
-        for outlet in newsroom.outlets
+    """Write `workdir/banwatch.toml` for `newsroom` (see `demo_config`).
+
+    `decider` sets `detect.decider` and `min_confidence` sets `alerts.min_confidence`: the
+    spine's tests let the rules decide with their old 0.5 floor, so that they test the stages,
+    not the model's reading of the sample.
+    """
+    config = demo_config(
+        workdir,
+        newsroom,
+        smtp_port,
+        mail_dir=mail_dir,
+        decider=decider,
+        min_confidence=min_confidence,
     )
     path = workdir / "banwatch.toml"
-    path.write_text(
-        CONFIG_TEMPLATE.format(
-            base=newsroom.base_url,
-            workdir=workdir.as_posix(),
-            smtp_port=smtp_port,
-            feeds=feeds,
-            min_confidence="" if min_confidence is None else f"min_confidence = {min_confidence}\n",
-            decider=f'[detect]\ndecider = "{decider}"\n' if decider else "",
-        ),
-        encoding="utf-8",
-    )
+    header = f"# Written by `banwatch demo`: the sample newsroom served on {newsroom.base_url}.\n"
+    path.write_text(header + tomli_w.dumps(config), encoding="utf-8")
     return path
 
 
 def _prepare_workdir(workdir: Path) -> None:
-    """Create WORKDIR and clear the last demo's warehouse, or say in one line why it cannot."""
+    """Create WORKDIR and clear the last demo's warehouse and mail, or say in one line why not."""
     try:
         workdir.mkdir(parents=True, exist_ok=True)
-        for stale in ("banwatch.duckdb", "banwatch.duckdb.wal", "banwatch.read.duckdb"):
+        for stale in STALE_FILES:
             (workdir / stale).unlink(missing_ok=True)  # the demo starts from an empty warehouse
+        for eml in (workdir / MAIL_DIR).glob("*.eml"):
+            eml.unlink()  # ... and an empty mailbox, so the files are this pass's emails
         with tempfile.TemporaryFile(dir=workdir):  # writable? (the warehouse and mail go here)
             pass
     except OSError as exc:
@@ -84,65 +129,97 @@ def _prepare_workdir(workdir: Path) -> None:
         ) from exc
 
 
-def run_demo(
-    workdir: str | Path,
-    *,
-    progress: Callable[[str, dict[str, Any]], None] | None = None,
-    keep_serving: bool = False,
-) -> None:
-    from banwatch.cli import emit
-    from banwatch.newsroom import Newsroom
-    from banwatch.pipeline import run_pass
-    from banwatch.sample import load_sample
-    from banwatch.warehouse.store import open_reader
+@dataclass(frozen=True)
+class Rows:
+    """A query's result: column names and rows."""
 
-    workdir = Path(workdir)
-    _prepare_workdir(workdir)
-    items = load_sample(max_phase=1)
-    with Newsroom(items) as newsroom, MailSink(directory=workdir / "mail") as sink:
-        config = write_config(workdir, newsroom, sink.port)
-        settings = load_settings(config)
-        click.echo(
-            f"sample newsroom: {len(items)} articles from {len(newsroom.outlets)} outlets "
-            f"at {newsroom.base_url}",
-            err=True,
-        )
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What one demo pass found and where it left it."""
+
+    summary: PassSummary
+    events: Rows
+    candidates: Rows  # below alerts.min_confidence: stored for review, not emailed
+    min_confidence: float
+    config: Path
+    warehouse: Path
+    snapshot: Path  # the read-only copy analysts' commands open
+    mail_dir: Path
+    emails: int  # .eml files written by the pass
+
+
+def _rows(cursor: Any) -> Rows:
+    return Rows([d[0] for d in cursor.description], cursor.fetchall())
+
+
+class Demo:
+    """The sample newsroom served and the demo's config written (`with Demo(dir) as demo:`);
+    `run()` makes one pass. The newsroom stays up until the block ends (`--keep-serving`)."""
+
+    def __init__(self, workdir: str | Path):
+        self.workdir = Path(workdir)
+        self.mail_dir = self.workdir / MAIL_DIR
+        self.items: list[NewsItem] = []
+        self.newsroom = SampleNewsroom()
+        self.config = self.workdir / "banwatch.toml"
+
+    def __enter__(self) -> Demo:
+        _prepare_workdir(self.workdir)
+        self.items = load_sample(max_phase=1)
+        self.newsroom = SampleNewsroom(self.items).start()
+        self.config = write_config(self.workdir, self.newsroom, mail_dir=self.mail_dir)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.newsroom.stop()
+
+    def run(self, progress: Callable[[str, dict[str, Any]], None] | None = None) -> DemoResult:
+        """One pass over the sample; the events and candidates as the snapshot has them."""
+        from banwatch.pipeline import run_pass
+        from banwatch.warehouse.store import open_reader, query_events
+
+        settings: Settings = load_settings(self.config)
         summary = run_pass(settings, progress=progress)
-        deadline = time.monotonic() + 5
-        while len(sink.messages) < summary.emails_sent and time.monotonic() < deadline:
-            time.sleep(0.05)
-        click.echo(summary.line())
         with open_reader(settings.warehouse.snapshot) as con:
-            cursor = con.execute(
-                "SELECT jurisdiction, country, subdivision, app, scope, action, announced_on, "
-                "source_count, round(confidence, 2) AS confidence FROM ban_events "
-                "ORDER BY announced_on, jurisdiction"
-            )
-            click.echo()
-            emit([d[0] for d in cursor.description], cursor.fetchall(), "table")
-            cursor = con.execute(
-                "SELECT jurisdiction, app, scope, action, round(confidence, 2) AS confidence, "
-                "left(evidence, 70) AS evidence FROM ban_event_candidates "
-                "ORDER BY confidence DESC, jurisdiction"
-            )
-            candidates = cursor.fetchall()
-            if candidates:
-                click.echo(
-                    f"\ncandidates awaiting review (confidence below alerts.min_confidence = "
-                    f"{settings.alerts.min_confidence}, not emailed):"
+            events = _rows(query_events(con, columns=EVENT_COLUMNS, order="announced"))
+            candidates = _rows(
+                query_events(
+                    con,
+                    candidates=True,
+                    columns=CANDIDATE_COLUMNS,
+                    clip={"evidence": 70},
+                    order="confidence",
                 )
-                emit([d[0] for d in cursor.description], candidates, "table")
-        click.echo()
-        click.echo(
-            f"warehouse: {settings.warehouse.path} "
-            f"(read-only snapshot: {settings.warehouse.snapshot})"
+            )
+        return DemoResult(
+            summary=summary,
+            events=events,
+            candidates=candidates,
+            min_confidence=settings.alerts.min_confidence,
+            config=self.config,
+            warehouse=Path(settings.warehouse.path),
+            snapshot=Path(settings.warehouse.snapshot),
+            mail_dir=self.mail_dir,
+            emails=sum(1 for _ in self.mail_dir.glob("*.eml")),
         )
-        click.echo(f"alert emails: {len(sink.messages)} saved in {workdir / 'mail'}")
-        click.echo(f'query it:  banwatch sql --config {config} "SELECT * FROM ban_events"')
-        if keep_serving:
-            click.echo(f"serving {newsroom.base_url} until Ctrl-C", err=True)
-            try:
-                while True:
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                pass
+
+    @staticmethod
+    def serve_until_interrupted() -> None:
+        """Block until Ctrl-C (the newsroom keeps serving, e.g. for `make airflow`)."""
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+
+
+def run_demo(
+    workdir: str | Path, *, progress: Callable[[str, dict[str, Any]], None] | None = None
+) -> DemoResult:
+    """Serve the sample, run one pass over it, stop serving; what it found."""
+    with Demo(workdir) as demo:
+        return demo.run(progress)

@@ -1,7 +1,7 @@
 """Regenerate the golden extraction fixtures in `tests/fixtures/golden/`.
 
-For each sample outlet, renders its first article in `sample/articles.toml` at a fixed clock
-and stores the page as `<outlet>.html.gz` and what banwatch's extraction (`ingest.extract`,
+For each sample outlet, renders its first article in `banwatch/sample/articles.toml` at a fixed
+clock and stores the page as `<outlet>.html.gz` and what banwatch's extraction (`ingest.extract`,
 trafilatura underneath) makes of it as `<outlet>.json`. `tests/test_sample.py` re-extracts the
 stored pages and compares, so a trafilatura upgrade that changes extraction fails loudly.
 
@@ -20,9 +20,12 @@ import json
 import sys
 from pathlib import Path
 
-from banwatch.sample import golden_extract, load_articles, load_outlets, render_page
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support, run as a script
 
-GOLDEN_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "golden"
+from banwatch.sample import load_articles, load_outlets, render_page
+from tests.support.sample import golden_extract
+
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "golden"
 # A fixed clock: the stored pages carry absolute dates, so the fixtures never go stale.
 GOLDEN_NOW = dt.datetime(2026, 3, 16, 12, 0, tzinfo=dt.UTC)
 

@@ -19,8 +19,8 @@ from banwatch.warehouse import store
 from conftest import make_detection
 
 from banwatch.config import AlertSettings
-from banwatch.mailsink import MailSink, free_port
 from banwatch.records import Article, Detection, Event
+from tests.support.mailsink import MailSink, free_port
 
 NOW = dt.datetime(2025, 3, 10, 9, 30, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -266,3 +266,40 @@ def test_subjects_say_what_happened():
         == "[banwatch] Montana (Senate) proposes restricting TikTok"
     )
     assert AlertSettings().max_refusals >= 2
+
+
+# ---------------------------------------------------------------- alerts.mail_dir: .eml files
+
+
+def test_mail_dir_writes_one_eml_per_alert_instead_of_smtp(con, tmp_path):
+    uk_ban(con)
+    load(con, [(article(3, "Montana bans WeChat", "Local"), detection("art3", app="WeChat"))])
+    mail_dir = tmp_path / "mail"
+    # no SMTP server anywhere: the directory is the delivery
+    settings = settings_for(free_port(), mail_dir=str(mail_dir))
+    counts = send_alerts(con, SmtpMailer(settings), settings)
+    assert (counts["sent"], counts["pending"], counts["undelivered"]) == (2, 0, 0)
+    files = sorted(mail_dir.iterdir())
+    assert [f.suffix for f in files] == [".eml", ".eml"]  # no temporary files left behind
+    parse = functools.partial(email.message_from_bytes, policy=email.policy.default)
+    messages = [parse(f.read_bytes()) for f in files]
+    assert [m["X-Envelope-To"] for m in messages] == ["analysts@example.org, desk@example.org"] * 2
+    assert sorted(m["Subject"] for m in messages) == [
+        "[banwatch] United Kingdom bans TikTok on government devices",
+        "[banwatch] United Kingdom bans WeChat on government devices",
+    ]
+    assert set(statuses(con).values()) == {"sent"}
+    # sent once: a second pass writes nothing
+    assert send_alerts(con, SmtpMailer(settings), settings)["sent"] == 0
+    assert len(list(mail_dir.iterdir())) == 2
+
+
+def test_an_unwritable_mail_dir_keeps_the_alerts_queued(con, tmp_path):
+    uk_ban(con)
+    (tmp_path / "afile").write_text("not a directory")
+    settings = settings_for(free_port(), mail_dir=str(tmp_path / "afile"))
+    counts = send_alerts(con, SmtpMailer(settings), settings)
+    assert (counts["sent"], counts["pending"], counts["undelivered"]) == (0, 1, 1)
+    error = con.execute("SELECT last_error FROM alerts").fetchone()[0]
+    assert f"cannot write alert emails to {tmp_path / 'afile'}" in error
+    assert "alerts.mail_dir" in error

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
 import functools
+from email import policy
 from pathlib import Path
 
 import pytest
+import tomli_w
 from banwatch.enrich.novelty import event_id_for, resolve_events
 from banwatch.warehouse import store
 from click.testing import CliRunner
@@ -34,14 +37,14 @@ def config(tmp_path: Path) -> Path:
     """A config whose warehouse holds one event with two sources, snapshot published."""
     db = tmp_path / "bw.duckdb"
     path = tmp_path / "banwatch.toml"
-    path.write_text(
-        f'[warehouse]\npath = "{db.as_posix()}"\n'
-        f'[staging]\ndir = "{(tmp_path / "staging").as_posix()}"\n'
-        '[fetch]\nallowed_hosts = ["127.0.0.1"]\ntimeout = 2\nretries = 0\n'
-        '[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = 1\n'
-        '[[feeds]]\nname = "nowhere"\nurl = "http://127.0.0.1:1/feed.xml"\n',
-        encoding="utf-8",
-    )
+    tables = {
+        "warehouse": {"path": db.as_posix()},
+        "staging": {"dir": (tmp_path / "staging").as_posix()},
+        "fetch": {"allowed_hosts": ["127.0.0.1"], "timeout": 2, "retries": 0},
+        "alerts": {"smtp_host": "127.0.0.1", "smtp_port": 1},
+        "feeds": [{"name": "nowhere", "url": "http://127.0.0.1:1/feed.xml"}],
+    }
+    path.write_text(tomli_w.dumps(tables), encoding="utf-8")
     dets = [detection("a1"), detection("a2", evidence="Oslo orders Telegram off state phones.")]
     resolution = resolve_events(
         dets,
@@ -132,7 +135,8 @@ def test_bad_config_key_names_the_key(tmp_path: Path) -> None:
 
 def test_events_before_any_run_says_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
-    path.write_text(f'[warehouse]\npath = "{(tmp_path / "x.duckdb").as_posix()}"\n', "utf-8")
+    config = {"warehouse": {"path": (tmp_path / "x.duckdb").as_posix()}}
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
     result = invoke("events", "--config", str(path))
     assert result.exit_code == 1
     assert "no warehouse snapshot yet; run `banwatch run` once" in result.output
@@ -158,14 +162,14 @@ def test_a_failed_pass_is_one_line_and_recorded_in_runs(
 ) -> None:
     newsroom.add([make_item("daily", "park")])
     path = tmp_path / "c.toml"
-    path.write_text(
-        f'[warehouse]\npath = "{(tmp_path / "w.duckdb").as_posix()}"\n'
-        f'[staging]\ndir = "{(tmp_path / "st").as_posix()}"\n'
-        '[fetch]\nallowed_hosts = ["127.0.0.1"]\n'
-        f'[embed]\nmodel = "{(tmp_path / "no-such-model").as_posix()}"\n'
-        f'[[feeds]]\nname = "daily"\nurl = "{newsroom.feed_url("daily")}"\n',
-        encoding="utf-8",
-    )
+    config = {
+        "warehouse": {"path": (tmp_path / "w.duckdb").as_posix()},
+        "staging": {"dir": (tmp_path / "st").as_posix()},
+        "fetch": {"allowed_hosts": ["127.0.0.1"]},
+        "embed": {"model": (tmp_path / "no-such-model").as_posix()},
+        "feeds": [{"name": "daily", "url": newsroom.feed_url("daily")}],
+    }
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
     result = invoke("run", "--config", str(path), "--quiet")
     assert result.exit_code == 1
     assert result.output.startswith("Error: embed.model: cannot load ")
@@ -175,3 +179,41 @@ def test_a_failed_pass_is_one_line_and_recorded_in_runs(
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         status, error = con.execute("SELECT status, error FROM runs").fetchone()
     assert status == "failed" and "embed.model" in error
+
+
+def test_a_streamed_table_keeps_the_first_batchs_columns(config: Path) -> None:
+    query = "SELECT printf('%04d', range) AS id, 'ok' AS state FROM range(1500)"
+    result = invoke("sql", "--config", str(config), "--all", query)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["id    state", "----  -----", "0000  ok"]
+    assert lines[2 + 1200] == "1200  ok"  # past the first batch of 1000 rows
+    assert len(lines) == 2 + 1500
+
+
+def test_demo_prints_its_summary_and_writes_the_alerts_as_eml_files(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    result = invoke("demo", "--dir", str(workdir), "--quiet")
+    assert result.exit_code == 0, result.output
+    out = result.stdout.splitlines()
+    summary = next(line for line in out if line.startswith("feeds polled 5 (failed 0), "))
+    sent = int(summary.rsplit("emails sent ", 1)[1])
+    assert sent > 0
+    assert out[out.index(summary) + 2].split()[:3] == ["jurisdiction", "country", "subdivision"]
+    mail = workdir / "mail"
+    assert out[-3:] == [
+        f"warehouse: {workdir / 'banwatch.duckdb'} "
+        f"(read-only snapshot: {workdir / 'banwatch.read.duckdb'})",
+        f"alert emails: {sent} saved in {mail}",
+        f'query it:  banwatch sql --config {workdir / "banwatch.toml"} "SELECT * FROM ban_events"',
+    ]
+    files = sorted(mail.glob("*.eml"))
+    assert len(files) == sent
+    messages = [email.message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+    assert all(m["X-Envelope-To"] == "analysts@example.org" for m in messages)
+    assert len({m["Message-ID"] for m in messages}) == sent
+    # a second demo starts again: a fresh warehouse and a mailbox of its own pass only
+    again = invoke("demo", "--dir", str(workdir), "--quiet")
+    assert again.exit_code == 0, again.output
+    assert f"alert emails: {sent} saved in {mail}" in again.stdout
+    assert len(list(mail.glob("*.eml"))) == sent

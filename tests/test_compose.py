@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -114,7 +114,21 @@ def test_volume_sources_are_real_repo_paths(compose: dict) -> None:
             else:
                 assert source in named, f"{name}: volume {source} is not declared"
     mounts = {v.split(":")[1] for v in compose["services"]["airflow-scheduler"]["volumes"]}
-    assert {"/opt/airflow/dags", "/opt/airflow/data"} <= mounts
+    assert {"/opt/airflow/dags", "/opt/banwatch/data"} <= mounts
+
+
+def test_the_shipped_config_writes_into_the_data_volume(compose: dict) -> None:
+    """The config's relative paths resolve against the file, so where the file is mounted
+    decides where the warehouse lands: it must be the persistent volume, not the container."""
+    from banwatch.config import settings_from_dict
+
+    svc = compose["services"]["airflow-scheduler"]
+    mounted_at = PurePosixPath(svc["environment"]["BANWATCH_CONFIG"])
+    raw = tomllib.loads((ROOT / "config/banwatch.toml").read_text(encoding="utf-8"))
+    settings = settings_from_dict(raw, path=str(mounted_at))
+    data = next(v.split(":")[1] for v in svc["volumes"] if v.startswith("banwatch-data:"))
+    for written in (settings.warehouse.path, settings.warehouse.snapshot, settings.staging.dir):
+        assert PurePosixPath(os.path.normpath(written)).is_relative_to(data), written
 
 
 @pytest.mark.parametrize(
@@ -209,3 +223,15 @@ def test_standalone_script_is_valid_bash_and_creates_the_pool() -> None:
     assert f"airflow pools set {POOL} 1" in text
     assert "airflow standalone" in text
     assert "simple_auth_manager_passwords.json.generated" in text
+
+
+def test_the_image_can_run_the_demo() -> None:
+    """The demo's corpus is package data inside `banwatch/` (copied, installed, checked at build
+    time), and the test kit stays out of the build context."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^COPY (?:--\S+ )*banwatch /opt/banwatch/banwatch$", text, re.M)
+    assert (ROOT / "banwatch" / "sample" / "articles.toml").is_file()
+    check = text.index("from banwatch.sample import load_sample; print(len(load_sample())")
+    assert text.index('"/opt/banwatch[airflow]"') < check
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert "tests" in ignored

@@ -27,9 +27,10 @@ from click.testing import CliRunner
 
 from banwatch.cli import cli
 from banwatch.demo import write_config
-from banwatch.mailsink import MailSink
-from banwatch.newsroom import Newsroom
-from banwatch.sample import load_expected, load_sample
+from banwatch.sample import load_sample
+from tests.support.mailsink import MailSink
+from tests.support.newsroom import Newsroom
+from tests.support.sample import load_expected
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 TABLES = ("feeds", "articles", "stories", "events", "event_sources", "mentions", "alerts")

@@ -1,7 +1,8 @@
-"""A local SMTP server that keeps what it receives: for the demo, the tests and the benches.
+"""A local SMTP server that keeps what it receives: for the tests and the benches.
 
-Built on aiosmtpd; listens on 127.0.0.1 only. Messages are kept in memory (and optionally
-written as .eml files), so a test can assert on the real emails banwatch sent over SMTP.
+Built on aiosmtpd, a dev dependency (the demo writes .eml files instead: `alerts.mail_dir`);
+listens on 127.0.0.1 only. Messages are kept in memory (and optionally written as .eml files),
+so a test can assert on the real emails banwatch sent over SMTP.
 """
 
 from __future__ import annotations
