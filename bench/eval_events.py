@@ -315,7 +315,7 @@ _PAGE = """<!DOCTYPE html>
 def _news_items(rows: list[dict[str, str]]) -> list:
     """One page per row. The feed description is the lead; where the set has no body the lead
     is the whole text, so only its first 300 characters go in the feed, as a teaser would."""
-    from banwatch.newsroom import NewsItem
+    from tests.support.newsroom import NewsItem
 
     items = []
     for row in rows:
@@ -361,8 +361,8 @@ def e2e_mode(
     model_path`, `[alerts] min_confidence`) when given. Returns the events (status and
     emails set) and the wall seconds.
     """
-    from banwatch.mailsink import MailSink
-    from banwatch.newsroom import Newsroom
+    from tests.support.mailsink import MailSink
+    from tests.support.newsroom import Newsroom
 
     by_phase: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in articles:

@@ -20,6 +20,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
+
+import tomli_w
 
 logger = logging.getLogger(__name__)
 
@@ -70,31 +73,27 @@ def write_config(
 ) -> Path:
     """The TOML config of a bench pass; `[detect] model_path` / `[alerts] min_confidence`
     are written only when given, so the file also loads with a config that lacks them."""
-    detect = f"[detect]\nmodel_path = {_toml_str(model_path)}\n" if model_path else ""
-    threshold = (
-        f"min_confidence = {float(alerts_min_confidence)!r}\n"
-        if alerts_min_confidence is not None
-        else ""
-    )
-    tables = "".join(
-        f"[[feeds]]\nname = {_toml_str(f.name)}\nurl = {_toml_str(f.url)}\n"
-        + (f"country = {_toml_str(f.country)}\n" if f.country else "")
+    alerts: dict[str, Any] = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "recency_days": recency_days,
+    }
+    if alerts_min_confidence is not None:
+        alerts["min_confidence"] = float(alerts_min_confidence)
+    config: dict[str, Any] = {
+        "warehouse": {"path": str(workdir / "bw.duckdb")},
+        "staging": {"dir": str(workdir / "staging")},
+        "fetch": {"allowed_hosts": ["127.0.0.1"]},
+    }
+    if model_path:
+        config["detect"] = {"model_path": model_path}
+    config["alerts"] = alerts
+    config["feeds"] = [
+        {"name": f.name, "url": f.url, **({"country": f.country} if f.country else {})}
         for f in feeds
-    )
-    path.write_text(
-        f"[warehouse]\npath = {_toml_str(str(workdir / 'bw.duckdb'))}\n"
-        f"[staging]\ndir = {_toml_str(str(workdir / 'staging'))}\n"
-        '[fetch]\nallowed_hosts = ["127.0.0.1"]\n'
-        f"{detect}"
-        f'[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\n'
-        f"recency_days = {recency_days}\n{threshold}{tables}",
-        encoding="utf-8",
-    )
+    ]
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
     return path
-
-
-def _toml_str(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def run_banwatch(config: Path, *, replay: bool) -> str:

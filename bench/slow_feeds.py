@@ -12,7 +12,6 @@ where only the per-read timeout applies. Prints the wall time and each feed's re
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -23,8 +22,8 @@ from banwatch.ingest.feeds import fetch_feeds  # noqa: E402
 from banwatch.ingest.http import make_client  # noqa: E402
 
 from banwatch.config import FetchSettings  # noqa: E402
-from banwatch.newsroom import Newsroom  # noqa: E402
 from banwatch.records import FeedSpec  # noqa: E402
+from tests.support.newsroom import Newsroom  # noqa: E402
 from tests.test_fetch_deadlines import RawServer  # noqa: E402 - the same servers as the test
 
 
@@ -65,7 +64,7 @@ def main() -> None:
         request_deadline=defaults.request_deadline * scale,
         retry_budget=defaults.retry_budget * scale,
     )
-    unbounded = dataclasses.replace(bounded, request_deadline=1e9, retry_budget=1e9)
+    unbounded = bounded.replace(request_deadline=1e9, retry_budget=1e9)
     print(
         f"fetch.timeout {args.timeout:g} s, retries {bounded.retries}, trickle 1 byte / "
         f"{args.gap:g} s, servers give up after {args.give_up:g} s"

@@ -20,12 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support
+
 from banwatch import pipeline
 from banwatch.config import load_settings
 from banwatch.demo import write_config
-from banwatch.mailsink import MailSink
-from banwatch.newsroom import Newsroom
 from banwatch.sample import load_sample
+from tests.support.mailsink import MailSink
+from tests.support.newsroom import Newsroom
 
 
 def replicated(copies: int) -> list:
@@ -49,9 +51,7 @@ def one_pass(items: list, concurrency: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp, Newsroom(items) as newsroom, MailSink() as sink:
         config = write_config(Path(tmp), newsroom, sink.port)
         settings = load_settings(config)
-        settings = dataclasses.replace(
-            settings, fetch=dataclasses.replace(settings.fetch, concurrency=concurrency)
-        )
+        settings = settings.replace(fetch=settings.fetch.replace(concurrency=concurrency))
         started = time.perf_counter()
         last[0] = started
         summary = pipeline.run_pass(settings, progress=progress)

@@ -7,17 +7,16 @@ the body is downloaded ("not_html").
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import httpx
 from banwatch.ingest.http import describe, exception_to_outcome, get
-from trafilatura.utils import decode_file
+from trafilatura.utils import detect_encoding
+from w3lib.encoding import html_to_unicode
 
 from banwatch.config import FetchSettings
 from banwatch.errors import FetchError
@@ -26,11 +25,6 @@ from banwatch.records import Outcome, ParsedEntry
 logger = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE
-)
-# WHATWG: labels for Latin-1 and ASCII decode as windows-1252 (what browsers and servers mean).
-_WINDOWS_1252_ALIASES = {"iso8859-1", "latin-1", "ascii", "iso-8859-1", "us-ascii"}
 
 
 @dataclass
@@ -53,40 +47,19 @@ class FetchedPage:
         return self.html is not None
 
 
-def _lookup(label: str | None) -> str | None:
-    if not label:
-        return None
-    try:
-        name = codecs.lookup(label.strip().strip("\"'")).name
-    except LookupError:
-        return None
-    return "cp1252" if name in _WINDOWS_1252_ALIASES else name
-
-
-def _try_decode(raw: bytes, encoding: str | None) -> str | None:
-    if encoding is None:
-        return None
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError:
-        if encoding == "cp1252":  # bytes 0x81/0x8d/... are undefined in cp1252, fine in latin-1
-            return raw.decode("latin-1")
-        return None
+def _detect(raw: bytes) -> str | None:
+    """Undeclared pages: trafilatura's guess (UTF-8 if it decodes, else charset detection)."""
+    guesses = detect_encoding(raw)
+    return guesses[0] if guesses else None
 
 
 def decode_html(raw: bytes, content_type: str | None = None) -> str:
-    """Decode a page: charset from the Content-Type header, else the <meta> tag, else detection."""
-    header_charset = None
-    if content_type:
-        match = re.search(r"charset\s*=\s*([^;\s]+)", content_type, re.IGNORECASE)
-        header_charset = match.group(1) if match else None
-    meta = _META_CHARSET.search(raw[:4096])
-    for label in (header_charset, meta.group(1).decode("ascii", "ignore") if meta else None):
-        text = _try_decode(raw, _lookup(label))
-        if text is not None:
-            return text
-    # No (usable) declaration: trafilatura tries UTF-8, then charset detection.
-    return decode_file(raw)
+    """Decode a page: BOM, then the Content-Type charset, then <meta>, then detection.
+
+    w3lib follows the browsers (WHATWG): Latin-1 and ASCII labels decode as windows-1252, and
+    bytes the chosen charset cannot decode become U+FFFD rather than failing the page.
+    """
+    return html_to_unicode(content_type, raw, auto_detect_fun=_detect)[1]
 
 
 def _require_html(response: httpx.Response) -> None:

@@ -11,7 +11,8 @@
   another); every connection, so every redirect hop, is checked. TLS SNI and certificate
   checks, and the Host header, keep the hostname.
 - Bodies are streamed with a size cap (`fetch.max_bytes`): a 20 MB page is aborted, not read.
-- Retries on timeouts, 429 and 5xx, honouring `Retry-After` up to `fetch.retry_max_wait`.
+- Retries (tenacity) on timeouts, 429 and 5xx, honouring `Retry-After` up to
+  `fetch.retry_max_wait`, exponential backoff otherwise.
 - `exception_to_outcome` maps whatever went wrong to an (Outcome, fixed reason) pair, in the
   manner of mediacloud/rss-fetcher's `request_exception_to_status`.
 """
@@ -28,10 +29,21 @@ import ssl
 import time
 import typing
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential,
+)
+from tenacity.wait import wait_base
 
 from banwatch.config import FetchSettings
 from banwatch.errors import FetchError, UnsafeURLError
@@ -39,9 +51,8 @@ from banwatch.records import Outcome
 
 logger = logging.getLogger(__name__)
 
-MAX_REDIRECTS = 5
+# redirects (fetch.max_redirects) and the backoff (fetch.retry_backoff) are settings
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-BACKOFF_BASE = 0.5  # seconds; doubled per attempt when the server gives no Retry-After
 CHUNK_SIZE = 64 * 1024
 
 # Hop-by-hop/encoding headers that no longer describe a body we have already decoded.
@@ -247,7 +258,7 @@ def make_client(settings: FetchSettings) -> httpx.Client:
         timeout=httpx.Timeout(settings.timeout),
         headers={"User-Agent": settings.user_agent},
         follow_redirects=True,
-        max_redirects=MAX_REDIRECTS,
+        max_redirects=settings.max_redirects,
         transport=PinnedTransport(settings.allowed_hosts, limits),
         event_hooks={"request": [guard]},
     )
@@ -293,48 +304,114 @@ def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def _once(
-    client: httpx.Client,
-    url: str,
-    settings: FetchSettings,
-    headers: Mapping[str, str] | None,
-    check: Callable[[httpx.Response], None] | None,
-    deadline: float,
-) -> httpx.Response:
-    """One attempt, all of it (pool wait, connect, headers, body) done by `deadline`."""
-    left = max(0.0, deadline - time.monotonic())
-    timeout = httpx.Timeout(min(settings.timeout, left))
-    token = _DEADLINE.set(deadline)
-    try:
-        with client.stream("GET", url, headers=headers, timeout=timeout) as response:
-            if response.status_code >= 400:
-                return response  # only the status matters; the unread body is dropped with it
-            if check is not None and response.status_code != 304:
-                check(response)
-            body = _read_capped(response, settings.max_bytes)
-    finally:
-        _DEADLINE.reset(token)
-    fresh_headers = [(k, v) for k, v in response.headers.multi_items() if k not in _STALE_HEADERS]
-    result = httpx.Response(
-        response.status_code,
-        headers=fresh_headers,
-        content=body,
-        request=response.request,
-        extensions=response.extensions,
-    )
-    result.history = response.history
-    return result
+@dataclass(frozen=True)
+class _Request:
+    """What every attempt at one URL repeats."""
+
+    client: httpx.Client
+    url: str
+    settings: FetchSettings
+    headers: Mapping[str, str] | None
+    check: Callable[[httpx.Response], None] | None
+    budget_end: float  # monotonic time by which all attempts and waits must be done
+
+    def attempt(self) -> httpx.Response:
+        """One attempt, all of it (pool wait, connect, headers, body) done by its deadline."""
+        deadline = min(time.monotonic() + max(0.0, self.settings.request_deadline), self.budget_end)
+        left = max(0.0, deadline - time.monotonic())
+        timeout = httpx.Timeout(min(self.settings.timeout, left))
+        token = _DEADLINE.set(deadline)
+        try:
+            with self.client.stream(
+                "GET", self.url, headers=self.headers, timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    return response  # only the status matters; the unread body is dropped
+                if self.check is not None and response.status_code != 304:
+                    self.check(response)
+                body = _read_capped(response, self.settings.max_bytes)
+        finally:
+            _DEADLINE.reset(token)
+        fresh = [(k, v) for k, v in response.headers.multi_items() if k not in _STALE_HEADERS]
+        result = httpx.Response(
+            response.status_code,
+            headers=fresh,
+            content=body,
+            request=response.request,
+            extensions=response.extensions,
+        )
+        result.history = response.history
+        return result
 
 
-def _timed_out(
-    url: str, settings: FetchSettings, started: float, attempt: int
-) -> httpx.ReadTimeout:
+class _WaitRetryAfter(wait_base):
+    """The server's Retry-After when it gives one, else `fallback`; never above `cap`."""
+
+    def __init__(self, fallback: wait_base, cap: float) -> None:
+        self._fallback = fallback
+        self._cap = cap
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        wait = None
+        if outcome is not None and not outcome.failed:
+            wait = retry_after_seconds(outcome.result().headers.get("retry-after"))
+        if wait is None:
+            wait = self._fallback(retry_state)
+        return min(wait, self._cap)
+
+
+def _retryable(response: httpx.Response) -> bool:
+    return response.status_code in RETRY_STATUSES
+
+
+def _timed_out(url: str, settings: FetchSettings, retry_state: RetryCallState) -> httpx.ReadTimeout:
     """The timeout to raise once the attempts or the budget are spent, naming the limits."""
-    spent = time.monotonic() - started
     return httpx.ReadTimeout(
-        f"no complete answer from {url} after {attempt} attempt(s) in {spent:.1f} s "
-        f"(fetch.timeout {settings.timeout:g} s, fetch.request_deadline "
-        f"{settings.request_deadline:g} s, fetch.retry_budget {settings.retry_budget:g} s)"
+        f"no complete answer from {url} after {retry_state.attempt_number} attempt(s) in "
+        f"{retry_state.seconds_since_start or 0.0:.1f} s (fetch.timeout {settings.timeout:g} s, "
+        f"fetch.request_deadline {settings.request_deadline:g} s, "
+        f"fetch.retry_budget {settings.retry_budget:g} s)"
+    )
+
+
+def _retrying(url: str, settings: FetchSettings) -> Retrying:
+    """Retry timeouts, 429 and 5xx: the server's Retry-After or exponential backoff, each wait
+    capped at `fetch.retry_max_wait`; stop after `fetch.retries` or before a wait that would
+    end past `fetch.retry_budget`."""
+
+    def log_retry(retry_state: RetryCallState) -> None:
+        outcome = retry_state.outcome
+        assert outcome is not None
+        what = outcome.exception() or f"status {outcome.result().status_code}"
+        logger.debug(
+            "%s: %s (attempt %d), next in %.2f s",
+            url,
+            what,
+            retry_state.attempt_number,
+            retry_state.upcoming_sleep,
+        )
+
+    def give_up(retry_state: RetryCallState) -> httpx.Response:
+        outcome = retry_state.outcome
+        assert outcome is not None
+        exc = outcome.exception()
+        if exc is None:
+            return outcome.result()  # a 429/5xx: `get` reports the server's answer
+        if isinstance(exc, httpx.TimeoutException):
+            raise _timed_out(url, settings, retry_state) from exc
+        raise exc
+
+    return Retrying(
+        stop=stop_after_attempt(max(0, settings.retries) + 1)
+        | stop_before_delay(max(0.0, settings.retry_budget)),
+        wait=_WaitRetryAfter(
+            wait_exponential(multiplier=settings.retry_backoff, exp_base=2), settings.retry_max_wait
+        ),
+        retry=retry_if_exception_type(httpx.TimeoutException) | retry_if_result(_retryable),
+        before_sleep=log_retry,
+        retry_error_callback=give_up,
+        sleep=time.sleep,
     )
 
 
@@ -356,43 +433,33 @@ def get(
     timeout), or another `httpx.HTTPError`.
     """
     _check_scheme(url)
-    started = time.monotonic()
-    budget_end = started + max(0.0, settings.retry_budget)
-    attempts = max(0, settings.retries) + 1
-    for attempt in range(1, attempts + 1):
-        deadline = min(time.monotonic() + max(0.0, settings.request_deadline), budget_end)
-        wait: float | None = None
-        response: httpx.Response | None = None
-        try:
-            response = _once(client, url, settings, headers, check, deadline)
-        except httpx.TimeoutException as exc:
-            if attempt == attempts or time.monotonic() >= budget_end:
-                raise _timed_out(url, settings, started, attempt) from exc
-            logger.debug("timeout on %s (attempt %d/%d)", url, attempt, attempts)
-        else:
-            if response.status_code not in RETRY_STATUSES or attempt == attempts:
-                if response.status_code >= 400:  # (raise_for_status would also reject a 304)
-                    response.raise_for_status()
-                return response
-            wait = retry_after_seconds(response.headers.get("retry-after"))
-            logger.debug(
-                "%s answered %d (attempt %d/%d)", url, response.status_code, attempt, attempts
-            )
-        if wait is None:
-            wait = BACKOFF_BASE * 2 ** (attempt - 1)
-        wait = min(wait, settings.retry_max_wait)
-        if time.monotonic() + wait >= budget_end:  # the next attempt would have no time left
-            logger.debug("%s: fetch.retry_budget spent after attempt %d", url, attempt)
-            if response is not None:
-                response.raise_for_status()  # a 429/5xx: report the server's answer
-            raise _timed_out(url, settings, started, attempt)
-        time.sleep(wait)
-    raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
+    budget_end = time.monotonic() + max(0.0, settings.retry_budget)
+    request = _Request(client, url, settings, headers, check, budget_end)
+    response = _retrying(url, settings)(request.attempt)
+    if response.status_code >= 400:  # (raise_for_status would also reject a 304)
+        response.raise_for_status()
+    return response
 
 
 # ---------------------------------------------------------------- outcomes
 
 _HARD_FETCH_REASONS = {"too_large", "unsafe_url", "not_html", "not_a_feed", "malformed"}
+
+
+# Transport failures by class, most specific first (TimeoutException before HTTPError).
+_ExcTypes = type[BaseException] | tuple[type[BaseException], ...]
+_TRANSPORT_OUTCOMES: tuple[tuple[_ExcTypes, Outcome, str], ...] = (
+    (httpx.TimeoutException, Outcome.TEMPORARY, "timeout"),
+    (httpx.TooManyRedirects, Outcome.HARD, "too_many_redirects"),
+    (httpx.ConnectError, Outcome.TEMPORARY, "connect_error"),
+    (
+        (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError),
+        Outcome.TEMPORARY,
+        "protocol_error",
+    ),
+    ((httpx.UnsupportedProtocol, httpx.InvalidURL), Outcome.HARD, "bad_url"),
+    (httpx.HTTPError, Outcome.TEMPORARY, "http_error"),
+)
 
 
 def exception_to_outcome(exc: BaseException) -> tuple[Outcome, str, int | None]:
@@ -404,18 +471,9 @@ def exception_to_outcome(exc: BaseException) -> tuple[Outcome, str, int | None]:
         code = exc.response.status_code
         temporary = code in RETRY_STATUSES or code >= 500 or code == 408
         return (Outcome.TEMPORARY if temporary else Outcome.HARD), f"http_{code}", code
-    if isinstance(exc, httpx.TimeoutException):
-        return Outcome.TEMPORARY, "timeout", None
-    if isinstance(exc, httpx.TooManyRedirects):
-        return Outcome.HARD, "too_many_redirects", None
-    if isinstance(exc, httpx.ConnectError):
-        return Outcome.TEMPORARY, "connect_error", None
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        return Outcome.TEMPORARY, "protocol_error", None
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return Outcome.HARD, "bad_url", None
-    if isinstance(exc, httpx.HTTPError):
-        return Outcome.TEMPORARY, "http_error", None
+    for kinds, outcome, reason in _TRANSPORT_OUTCOMES:
+        if isinstance(exc, kinds):
+            return outcome, reason, None
     return Outcome.HARD, "error", None
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tomli_w
 from banwatch.enrich.embed import (
     EmbedAhead,
     OnnxEmbedder,
@@ -123,11 +124,12 @@ def test_a_bad_backend_name_is_one_clear_line(tmp_path: Path) -> None:
     assert "embed.backend" in str(bad.value) and "\n" not in str(bad.value)
     # and through the real command: exit 2, one line, no traceback
     config = tmp_path / "banwatch.toml"
-    config.write_text(
-        f'[warehouse]\npath = "{tmp_path / "bw.duckdb"}"\n[embed]\nbackend = "gpu"\n'
-        '[[feeds]]\nname = "x"\nurl = "https://example.org/feed.xml"\n',
-        encoding="utf-8",
-    )
+    settings = {
+        "warehouse": {"path": str(tmp_path / "bw.duckdb")},
+        "embed": {"backend": "gpu"},
+        "feeds": [{"name": "x", "url": "https://example.org/feed.xml"}],
+    }
+    config.write_text(tomli_w.dumps(settings), encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "banwatch.cli", "run", "--config", str(config)],
         capture_output=True,

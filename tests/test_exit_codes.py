@@ -13,30 +13,30 @@ import sys
 from pathlib import Path
 
 import pytest
+import tomli_w
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import store
 from conftest import make_detection
 
-from banwatch.mailsink import MailSink, free_port
+from tests.support.mailsink import MailSink, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEN = dt.datetime(2026, 3, 16, 18, tzinfo=dt.UTC)
 
 
-def write_config(tmp_path: Path, feeds: dict[str, str], smtp_port: int, extra: str = "") -> Path:
+def write_config(
+    tmp_path: Path, feeds: dict[str, str], smtp_port: int, fetch: dict[str, object] | None = None
+) -> Path:
+    """A config for these feeds; `fetch` adds keys to its [fetch] table."""
     path = tmp_path / "banwatch.toml"
-    feed_tables = "".join(
-        f'[[feeds]]\nname = "{name}"\nurl = "{url}"\n' for name, url in feeds.items()
-    )
-    path.write_text(
-        f'[warehouse]\npath = "{(tmp_path / "bw.duckdb").as_posix()}"\n'
-        f'[staging]\ndir = "{(tmp_path / "staging").as_posix()}"\n'
-        '[fetch]\nallowed_hosts = ["127.0.0.1"]\ntimeout = 5\nretries = 0\n'
-        f"{extra}"
-        f'[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\ntimeout = 5\n'
-        f"{feed_tables}",
-        encoding="utf-8",
-    )
+    config = {
+        "warehouse": {"path": (tmp_path / "bw.duckdb").as_posix()},
+        "staging": {"dir": (tmp_path / "staging").as_posix()},
+        "fetch": {"allowed_hosts": ["127.0.0.1"], "timeout": 5, "retries": 0, **(fetch or {})},
+        "alerts": {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "timeout": 5},
+        "feeds": [{"name": name, "url": url} for name, url in feeds.items()],
+    }
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
     return path
 
 
@@ -121,7 +121,7 @@ def test_exit_3_names_each_failed_feed_and_its_reason(tmp_path, newsroom):
 
 def test_exit_3_when_every_feed_failed_whatever_the_ratio(tmp_path, newsroom):
     feeds = {f"f{i:02d}": newsroom.fault_url("500", f"/{i}/feed.xml") for i in range(12)}
-    config = write_config(tmp_path, feeds, free_port(), "max_failed_feeds_ratio = 1.0\n")
+    config = write_config(tmp_path, feeds, free_port(), {"max_failed_feeds_ratio": 1.0})
     done = banwatch("run", "--config", str(config))
     assert done.returncode == 3, done.stderr
     named = [line for line in done.stderr.splitlines() if " failed: http_500 " in line]
@@ -154,7 +154,7 @@ def test_exit_4_wins_over_3(tmp_path, newsroom):
 
 
 def test_exit_1_for_a_bad_setting_and_2_for_a_bad_command_line(tmp_path, feeds):
-    config = write_config(tmp_path, feeds, free_port(), "max_failed_feeds_ratio = 2\n")
+    config = write_config(tmp_path, feeds, free_port(), {"max_failed_feeds_ratio": 2})
     done = banwatch("run", "--config", str(config))
     assert done.returncode == 1
     assert done.stderr == f"Error: {config}: fetch.max_failed_feeds_ratio: must be in [0, 1]\n"

@@ -6,7 +6,6 @@ tests a healthy feed is polled in the same batch and must still come back OK wit
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 import shlex
@@ -105,24 +104,25 @@ def test_conditional_get_second_poll_is_not_modified(
 
 
 @pytest.mark.parametrize(
-    ("route", "outcome", "reason", "status", "entries"),
+    ("route", "expected", "entries"),
     [
-        ("500", Outcome.TEMPORARY, "http_500", 500, 0),
-        ("404", Outcome.HARD, "http_404", 404, 0),
-        ("notfeed", Outcome.HARD, "not_a_feed", 200, 0),
-        ("malformed", Outcome.SOFT, "bozo", 200, 2),
-        ("garbage", Outcome.HARD, "malformed", 200, 0),
-        ("binary", Outcome.HARD, "not_a_feed", 200, 0),
+        ("500", (Outcome.TEMPORARY, "http_500", 500), 0),
+        ("404", (Outcome.HARD, "http_404", 404), 0),
+        ("notfeed", (Outcome.HARD, "not_a_feed", 200), 0),
+        ("malformed", (Outcome.SOFT, "bozo", 200), 2),
+        ("garbage", (Outcome.HARD, "malformed", 200), 0),
+        ("binary", (Outcome.HARD, "not_a_feed", 200), 0),
     ],
 )
 def test_feed_faults_are_recorded_and_the_batch_goes_on(
-    newsroom, gazette, http_client, fetch_settings, route, outcome, reason, status, entries
+    newsroom, gazette, http_client, fetch_settings, *, route, expected, entries
 ) -> None:
+    """`expected` is (outcome, reason, status code) of the broken feed."""
     broken = FeedSpec("broken", newsroom.fault_url(route))
     results = fetch_feeds([broken, gazette], {}, http_client, fetch_settings)
     assert [r.feed_name for r in results] == ["broken", "gazette"]
     bad, good = results
-    assert (bad.outcome, bad.reason, bad.status_code) == (outcome, reason, status)
+    assert (bad.outcome, bad.reason, bad.status_code) == expected
     assert len(bad.entries) == entries
     assert bad.error  # a human-readable detail goes with every failure
     _assert_healthy(good)
@@ -138,7 +138,7 @@ def test_429_is_retried_after_retry_after(newsroom, gazette, http_client, fetch_
 
 
 def test_429_without_retries_is_temporary(newsroom, gazette, fetch_settings) -> None:
-    settings = dataclasses.replace(fetch_settings, retries=0)
+    settings = fetch_settings.replace(retries=0)
     limited = FeedSpec("limited", newsroom.fault_url("429", "/once.xml"))
     with make_client(settings) as client:
         bad, good = fetch_feeds([limited, gazette], {}, client, settings)
@@ -148,7 +148,7 @@ def test_429_without_retries_is_temporary(newsroom, gazette, fetch_settings) -> 
 
 @pytest.mark.parametrize("route", ["slow", "hang"])
 def test_slow_or_silent_feed_times_out_as_temporary(newsroom, gazette, fetch_settings, route):
-    settings = dataclasses.replace(fetch_settings, timeout=0.3, retries=1, retry_max_wait=0.1)
+    settings = fetch_settings.replace(timeout=0.3, retries=1, retry_max_wait=0.1)
     slow = FeedSpec("slow", newsroom.fault_url(route, "/feed.xml"))
     with make_client(settings) as client:
         bad, good = fetch_feeds([slow, gazette], {}, client, settings)
@@ -157,7 +157,7 @@ def test_slow_or_silent_feed_times_out_as_temporary(newsroom, gazette, fetch_set
 
 
 def test_loopback_feeds_are_refused_unless_allowed(newsroom, gazette, fetch_settings) -> None:
-    settings = dataclasses.replace(fetch_settings, allowed_hosts=[])
+    settings = fetch_settings.replace(allowed_hosts=[])
     with make_client(settings) as client:
         (result,) = fetch_feeds([gazette], {}, client, settings)
     assert (result.outcome, result.reason, result.entries) == (Outcome.HARD, "unsafe_url", [])
@@ -167,7 +167,7 @@ def test_loopback_feeds_are_refused_unless_allowed(newsroom, gazette, fetch_sett
 
 def test_every_redirect_hop_is_checked(newsroom, gazette, fetch_settings) -> None:
     # "localhost" is allowed by name, but it redirects to 127.0.0.1, which is not.
-    settings = dataclasses.replace(fetch_settings, allowed_hosts=["localhost"])
+    settings = fetch_settings.replace(allowed_hosts=["localhost"])
     start = newsroom.fault_url("redirect", "/feed.xml").replace("127.0.0.1", "localhost")
     with make_client(settings) as client:
         (result,) = fetch_feeds([FeedSpec("hop", start)], {}, client, settings)

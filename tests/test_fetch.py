@@ -5,8 +5,6 @@ Pages come from the loopback newsroom through the real banwatch HTTP client.
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from banwatch.ingest.fetch import decode_html, fetch_articles
 from banwatch.ingest.http import make_client
@@ -40,7 +38,7 @@ def _assert_healthy(page) -> None:
     ],
 )
 def test_page_faults_are_recorded_and_the_batch_goes_on(
-    newsroom, good, http_client, fetch_settings, route, outcome, reason, status
+    newsroom, good, http_client, fetch_settings, *, route, outcome, reason, status
 ) -> None:
     pages = fetch_articles([entry(newsroom.fault_url(route)), good], http_client, fetch_settings)
     bad, ok = pages
@@ -77,7 +75,7 @@ def test_429_page_is_retried(newsroom, good, http_client, fetch_settings) -> Non
 
 
 def test_slow_page_times_out_as_temporary(newsroom, good, fetch_settings) -> None:
-    settings = dataclasses.replace(fetch_settings, timeout=0.3, retries=0)
+    settings = fetch_settings.replace(timeout=0.3, retries=0)
     with make_client(settings) as client:
         bad, ok = fetch_articles([entry(newsroom.fault_url("slow")), good], client, settings)
     assert (bad.outcome, bad.reason, bad.html) == (Outcome.TEMPORARY, "timeout", None)
@@ -108,7 +106,7 @@ def test_latin1_page_is_decoded_with_its_declared_charset(
 
 
 def test_loopback_pages_are_refused_unless_allowed(newsroom, good, fetch_settings) -> None:
-    settings = dataclasses.replace(fetch_settings, allowed_hosts=[])
+    settings = fetch_settings.replace(allowed_hosts=[])
     with make_client(settings) as client:
         (page,) = fetch_articles([good], client, settings)
     assert (page.outcome, page.reason, page.html) == (Outcome.HARD, "unsafe_url", None)
@@ -138,3 +136,14 @@ def test_decode_header_charset_wins_over_meta() -> None:
 def test_decode_without_any_declaration_detects_utf8() -> None:
     html = "<html><body><p>Kraków’s councillors voted on Tuesday.</p></body></html>"
     assert "Kraków’s" in decode_html(html.encode("utf-8"), None)
+
+
+def test_decode_byte_order_mark_wins_over_a_wrong_header() -> None:
+    html = "<html><body><p>Gdańsk’s port reopened.</p></body></html>"
+    body = b"\xef\xbb\xbf" + html.encode("utf-8")
+    assert decode_html(body, "text/html; charset=iso-8859-1").startswith("<html><body><p>Gdańsk’s")
+
+
+def test_decode_undeclared_legacy_page_is_detected() -> None:
+    html = "<html><body><p>Die Behörde prüft die Größe der Anlage in Düsseldorf.</p></body></html>"
+    assert "Behörde prüft die Größe" in decode_html(html.encode("cp1252"), "text/html")

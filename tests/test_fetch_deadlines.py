@@ -9,6 +9,7 @@ Both must end as reason "timeout" within `fetch.request_deadline` per attempt an
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import socket
 import threading
 import time
@@ -32,12 +33,18 @@ RESPONSE = (
     b"Content-Length: %d\r\n\r\n%s" % (len(FEED), FEED)
 )
 
+# Retry-After as an HTTP date, an hour ahead of the request.
+LIMITED = (
+    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: %s\r\nContent-Length: 0\r\n"
+    b"Connection: close\r\n\r\n" % email.utils.formatdate(time.time() + 3600, usegmt=True).encode()
+)
+
 
 class RawServer:
     """A TCP server on 127.0.0.1 that counts connections and serves each with `behaviour`."""
 
     def __init__(self, behaviour: str, gap: float = 0.2, give_up_after: float = 30.0) -> None:
-        self.behaviour = behaviour  # "silent" or "trickle"
+        self.behaviour = behaviour  # "silent", "trickle" or "limited" (429, retry in an hour)
         self.gap = gap
         self.give_up_after = give_up_after  # bounds the test even if the client never stops
         self.connections = 0
@@ -71,6 +78,9 @@ class RawServer:
                 if self.behaviour == "silent":
                     self._stop.wait(self.give_up_after)
                     return
+                if self.behaviour == "limited":
+                    conn.sendall(LIMITED)
+                    return
                 ends = time.monotonic() + self.give_up_after
                 for byte in RESPONSE:
                     if self._stop.wait(self.gap) or time.monotonic() > ends:
@@ -83,8 +93,8 @@ class RawServer:
 @pytest.fixture
 def slow_settings(fetch_settings: FetchSettings) -> FetchSettings:
     """Short limits: a 1 s read timeout, 1.5 s per request, 4 s per URL, two retries."""
-    return dataclasses.replace(
-        fetch_settings, timeout=1.0, request_deadline=1.5, retry_budget=4.0, retry_max_wait=0.2
+    return fetch_settings.replace(
+        timeout=1.0, request_deadline=1.5, retry_budget=4.0, retry_max_wait=0.2
     )
 
 
@@ -121,7 +131,7 @@ def test_silent_and_trickling_feeds_end_as_timeout_and_the_pass_goes_on(
 
 
 def test_the_budget_not_the_retry_count_ends_a_silent_feed(slow_settings) -> None:
-    settings = dataclasses.replace(slow_settings, retries=20, retry_budget=2.5)
+    settings = slow_settings.replace(retries=20, retry_budget=2.5)
     with RawServer("silent") as silent, make_client(settings) as client:
         (result,) = fetch_feeds([FeedSpec("silent", silent.url)], {}, client, settings)
     assert result.reason == "timeout"
@@ -129,7 +139,7 @@ def test_the_budget_not_the_retry_count_ends_a_silent_feed(slow_settings) -> Non
 
 
 def test_a_trickling_page_is_cut_off_by_the_request_deadline(slow_settings) -> None:
-    settings = dataclasses.replace(slow_settings, retries=0)
+    settings = slow_settings.replace(retries=0)
     entry = ParsedEntry(
         feed_name="trickle", url="", link="", title="t", summary="s", published_at=None
     )
@@ -138,3 +148,23 @@ def test_a_trickling_page_is_cut_off_by_the_request_deadline(slow_settings) -> N
         page = fetch_page(entry, client, settings)
     assert (page.outcome, page.reason, page.html) == (Outcome.TEMPORARY, "timeout", None)
     assert trickle.connections == 1
+
+
+def test_a_retry_after_date_is_honoured_up_to_the_longest_wait(slow_settings) -> None:
+    settings = slow_settings.replace(retries=1, retry_max_wait=0.1)
+    with RawServer("limited") as limited, make_client(settings) as client:
+        (result,) = fetch_feeds([FeedSpec("limited", limited.url)], {}, client, settings)
+    assert (result.outcome, result.reason, result.status_code) == (
+        Outcome.TEMPORARY,
+        "http_429",
+        429,
+    )
+    assert limited.connections == 2  # the hour was cut to fetch.retry_max_wait, then retried
+
+
+def test_a_retry_after_beyond_the_budget_is_not_waited_for(slow_settings) -> None:
+    settings = slow_settings.replace(retries=3, retry_max_wait=7200)
+    with RawServer("limited") as limited, make_client(settings) as client:
+        (result,) = fetch_feeds([FeedSpec("limited", limited.url)], {}, client, settings)
+    assert (result.reason, result.status_code) == ("http_429", 429)
+    assert limited.connections == 1  # an hour's wait does not fit the 4 s budget: no retry

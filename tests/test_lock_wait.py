@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tomli_w
 from banwatch.warehouse import store
 from click.testing import CliRunner
 
 from banwatch.cli import cli
-from banwatch.mailsink import MailSink
-from banwatch.newsroom import Newsroom
+from tests.support.mailsink import MailSink
+from tests.support.newsroom import Newsroom
 
 HOLD_AT_MOST = 60  # seconds: the holder exits on its own after this
 HOLDER = """
@@ -78,14 +79,14 @@ def config(tmp_path: Path, newsroom: Newsroom, make_item, sink: MailSink) -> Pat
     newsroom.add([make_item("gazette", "depot-park")])
     store.connect(tmp_path / "bw.duckdb").close()  # the file exists, as between two passes
     path = tmp_path / "banwatch.toml"
-    path.write_text(
-        f'[warehouse]\npath = "{(tmp_path / "bw.duckdb").as_posix()}"\nlock_timeout = 60\n'
-        f'[staging]\ndir = "{(tmp_path / "staging").as_posix()}"\n'
-        '[fetch]\nallowed_hosts = ["127.0.0.1"]\n'
-        f'[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = {sink.port}\n'
-        f'[[feeds]]\nname = "gazette"\nurl = "{newsroom.feed_url("gazette")}"\n',
-        encoding="utf-8",
-    )
+    config = {
+        "warehouse": {"path": (tmp_path / "bw.duckdb").as_posix(), "lock_timeout": 60},
+        "staging": {"dir": (tmp_path / "staging").as_posix()},
+        "fetch": {"allowed_hosts": ["127.0.0.1"]},
+        "alerts": {"smtp_host": "127.0.0.1", "smtp_port": sink.port},
+        "feeds": [{"name": "gazette", "url": newsroom.feed_url("gazette")}],
+    }
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
     return path
 
 

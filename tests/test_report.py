@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import tomli_w
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import report_queries, store
 from click.testing import CliRunner
@@ -28,9 +29,9 @@ from banwatch import pipeline
 from banwatch.cli import cli
 from banwatch.config import Settings, settings_from_dict
 from banwatch.demo import write_config
-from banwatch.mailsink import MailSink
-from banwatch.newsroom import Newsroom
 from banwatch.sample import load_sample
+from tests.support.mailsink import MailSink
+from tests.support.newsroom import Newsroom
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 CHARTS = ("chart-months", "chart-apps", "chart-countries")
@@ -209,7 +210,8 @@ def seed(settings: Settings, day: dt.date, seen: dt.datetime) -> None:
 
 def write_toml(settings: Settings, tmp_path: Path) -> Path:
     path = tmp_path / "bw.toml"
-    path.write_text(f'[warehouse]\npath = "{settings.warehouse.path}"\n', encoding="utf-8")
+    config = {"warehouse": {"path": str(settings.warehouse.path)}}
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
     return path
 
 

@@ -7,18 +7,18 @@ recorded while the others get the email; an email refused as a whole is retried 
 
 from __future__ import annotations
 
-import dataclasses
 import email
 import email.policy
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import tomli_w
 from banwatch.alerts.send import SmtpMailer, send_alerts
 from banwatch.warehouse import outbox, store
 from test_alerts import article, detection, load, settings_for, uk_ban
 
-from banwatch.mailsink import free_port
+from tests.support.mailsink import free_port
 
 ANALYSTS, DESK = "analysts@example.org", "desk@example.org"
 
@@ -81,7 +81,7 @@ def two_events(con) -> None:
 
 
 def one_pass(con, port: int, **kw: Any) -> dict[str, int]:
-    settings = dataclasses.replace(settings_for(port), **kw)
+    settings = settings_for(port).replace(**kw)
     return send_alerts(con, SmtpMailer(settings), settings)
 
 
@@ -225,12 +225,16 @@ def refused_config(tmp_path, smtp):
     server, port = smtp
     db = tmp_path / "bw.duckdb"
     config = tmp_path / "banwatch.toml"
-    config.write_text(
-        f'[warehouse]\npath = "{db.as_posix()}"\n'
-        f'[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\nmax_refusals = 2\n'
-        f'recipients = ["{ANALYSTS}", "{DESK}"]\n',
-        encoding="utf-8",
-    )
+    settings = {
+        "warehouse": {"path": db.as_posix()},
+        "alerts": {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "max_refusals": 2,
+            "recipients": [ANALYSTS, DESK],
+        },
+    }
+    config.write_text(tomli_w.dumps(settings), encoding="utf-8")
     with store.connect(db) as connection:
         uk_ban(connection)
         server.data = "554 5.7.1 Message rejected as spam"
@@ -296,7 +300,8 @@ def test_alerts_commands_fail_in_one_line(refused_config, tmp_path):
     bad = cli("alerts", "list", "--status", "lost", "--config", str(config))
     assert bad.exit_code == 2 and "'lost' is not one of" in bad.output
     empty = tmp_path / "empty.toml"
-    empty.write_text(f'[warehouse]\npath = "{(tmp_path / "none.duckdb").as_posix()}"\n', "utf-8")
+    nowhere = {"warehouse": {"path": (tmp_path / "none.duckdb").as_posix()}}
+    empty.write_text(tomli_w.dumps(nowhere), encoding="utf-8")
     missing = cli("alerts", "list", "--config", str(empty))
     assert missing.exit_code == 1
     none = (tmp_path / "none.duckdb").as_posix()

@@ -10,7 +10,6 @@ with a short TTL; the unguarded address must never receive a connection.
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import threading
 from collections.abc import Iterator
@@ -103,7 +102,7 @@ def rebinding_resolver(monkeypatch) -> list[str]:
 
 
 def _settings(fetch_settings: FetchSettings, allowed: list[str]) -> FetchSettings:
-    return dataclasses.replace(fetch_settings, allowed_hosts=allowed, retries=0)
+    return fetch_settings.replace(allowed_hosts=allowed, retries=0)
 
 
 def test_connection_goes_to_the_address_that_was_checked(
