@@ -42,6 +42,7 @@ import numpy as np
 from banwatch.enrich.dedupe import (
     ENGLISH_ONLY,
     JoinRule,
+    NewArticles,
     Signature,
     StoredArticles,
     dedupe_stories,
@@ -161,6 +162,7 @@ def group(
     subset: np.ndarray,
     rule: JoinRule,
     window_days: float,
+    *,
     signatures: list[Signature] | None = None,
     model_languages=ENGLISH_ONLY,
     decider: str | PairModel = "rules",
@@ -169,14 +171,16 @@ def group(
     idx = np.flatnonzero(subset)
     sigs = signatures if signatures is not None else s.signatures
     assigned, _ = dedupe_stories(
-        [s.rows[i]["item_id"] for i in idx],
-        [s.rows[i]["when"] for i in idx],
-        matrix[idx],
+        NewArticles(
+            [s.rows[i]["item_id"] for i in idx],
+            [s.rows[i]["when"] for i in idx],
+            matrix[idx],
+            [sigs[i] for i in idx],
+        ),
         StoredArticles.empty(matrix.shape[1]),
         threshold=rule.threshold,
         window_days=window_days,
         now=max(r["when"] for r in s.rows),
-        signatures=[sigs[i] for i in idx],
         rule=rule,
         model_languages=model_languages,
         decider=decider,
@@ -323,6 +327,7 @@ def fit_pair_model(
     matrices: dict[str, np.ndarray],
     train: dict[str, np.ndarray],
     window_days: float,
+    *,
     seed: int = 0,
     meta: dict | None = None,
 ) -> PairModel:
@@ -491,9 +496,11 @@ def main(argv: list[str] | None = None) -> None:
             everything[s.name],
             plain,
             args.window_days,
-            [Signature(language="en")] * len(s.rows),
+            signatures=[Signature(language="en")] * len(s.rows),
         )
-        veto = group(s, m, everything[s.name], plain, args.window_days, _old_signatures(s))
+        veto = group(
+            s, m, everything[s.name], plain, args.window_days, signatures=_old_signatures(s)
+        )
         print(_line(s.name + " cos", counts(s, alone, s.pairs)))
         print(_line(s.name + " cos+veto", counts(s, veto, s.pairs)))
 
@@ -535,7 +542,8 @@ def main(argv: list[str] | None = None) -> None:
             ("dedupe.decider = 'model' (packaged model, default rule)", JoinRule(), None, "model"),
         ):
             multi, largest, pairs, stories = merges(
-                pages, group(pages, m, everyone, rule, args.window_days, sigs, decider=decider)
+                pages,
+                group(pages, m, everyone, rule, args.window_days, signatures=sigs, decider=decider),
             )
             print(f"  {label}: {multi} multi-page stories, largest {largest}, {pairs} false pairs")
             for story in stories[:8]:

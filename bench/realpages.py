@@ -220,7 +220,7 @@ def _slug(text: str) -> str:
 
 def _serve(newsroom, pages: list[RealPage], copies: int, page_dates: bool) -> dict[str, str]:
     """Publish every page `copies` times; returns served path -> a label naming the page."""
-    from banwatch.newsroom import NewsItem
+    from tests.support.newsroom import NewsItem
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     items, page_of = [], {}
@@ -290,8 +290,8 @@ def run_realpages(
     keep: str | Path | None = None,
 ) -> RealPagesResult:
     """Serve the pages, run one real pass, and collect what it stored and emailed."""
-    from banwatch.mailsink import MailSink
-    from banwatch.newsroom import Newsroom
+    from tests.support.mailsink import MailSink
+    from tests.support.newsroom import Newsroom
 
     root = Path(root)
     pages = load_pages(root)

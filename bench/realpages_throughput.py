@@ -113,9 +113,9 @@ def child(warm_config: str, config: str) -> None:
 
 def run_pass(root: str, urls: int, tree: str | None) -> dict:
     """Serve the pages here (their CPU is not the pass's), run the passes in a child process."""
-    from banwatch.mailsink import MailSink
-    from banwatch.newsroom import Newsroom
     from bench.realpages import load_pages
+    from tests.support.mailsink import MailSink
+    from tests.support.newsroom import Newsroom
 
     pages = load_pages(Path(root))
     copies = max(1, math.ceil(urls / len(pages)))
@@ -205,9 +205,9 @@ def run_floor(root: str, urls: int) -> dict:
 
     import httpx
 
-    from banwatch.mailsink import MailSink
-    from banwatch.newsroom import Newsroom
     from bench.realpages import _serve, load_pages
+    from tests.support.mailsink import MailSink
+    from tests.support.newsroom import Newsroom
 
     pages = load_pages(Path(root))
     copies = max(1, math.ceil(urls / len(pages)))

@@ -66,7 +66,14 @@ class PredictedEvent:
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
-        return (self.country, self.subdivision or "", self.app, self.scope, self.action)
+        # plain strings: the records' vocabularies are StrEnums, whose repr the report would show
+        return (
+            str(self.country),
+            self.subdivision or "",
+            str(self.app),
+            str(self.scope),
+            str(self.action),
+        )
 
 
 @dataclass
@@ -227,76 +234,16 @@ def score(
     `negative_articles` are the labels of all negative articles (to count per label);
     `in_catalogue` the canonical app names of the built-in catalogue.
     """
-    catalogue = set(in_catalogue)
-    pairs: list[tuple[int, int, int, int]] = []
-    for pi, p in enumerate(predicted):
-        for gi, g in enumerate(gold):
-            if p.key == g.key:
-                gap = abs((p.announced_on - g.announced_on).days) if p.announced_on else 10_000
-                # equal dates (two EU institutions the same day): shared articles decide
-                pairs.append((gap, -len(p.article_ids & g.article_ids), pi, gi))
-    pairs.sort()
-    matched_p: dict[int, int] = {}
-    matched_g: dict[int, int] = {}
-    for _gap, _shared, pi, gi in pairs:
-        if pi in matched_p or gi in matched_g:
-            continue
-        matched_p[pi] = gi
-        matched_g[gi] = pi
+    matched_p, matched_g = _match(predicted, gold)
     tp = len(matched_g)
     fp_list = [p for i, p in enumerate(predicted) if i not in matched_p]
-    # Field accuracy: align each gold event with the prediction built from most of its
-    # articles (independent of the key match, so a wrong scope shows as a scope error).
-    aligned: list[tuple[GoldEvent, PredictedEvent]] = []
-    for g in gold:
-        best = max(
-            predicted,
-            key=lambda p, g=g: (len(p.article_ids & g.article_ids), p.key == g.key),
-            default=None,
-        )
-        if best is not None and best.article_ids & g.article_ids:
-            aligned.append((g, best))
-    acc: dict[str, float] = {}
-    errors: list[tuple[GoldEvent, PredictedEvent, list[str]]] = []
-    wrong_by_pair: dict[int, list[str]] = defaultdict(list)
-    for f in (*FIELDS, "announced_on"):
-        ok = 0
-        for i, (g, p) in enumerate(aligned):
-            if f == "announced_on":
-                good = (
-                    p.announced_on is not None and abs((p.announced_on - g.announced_on).days) <= 3
-                )
-            elif f == "subdivision":
-                good = (p.subdivision or "") == (g.subdivision or "")
-            else:
-                good = getattr(p, f) == getattr(g, f)
-            ok += good
-            if not good:
-                wrong_by_pair[i].append(f)
-        acc[f] = ok / len(aligned) if aligned else 0.0
-    for i, wrong in sorted(wrong_by_pair.items()):
-        errors.append((aligned[i][0], aligned[i][1], wrong))
-    negatives = Counter(negative_articles)
+    aligned = _align(predicted, gold)
+    acc, errors = _field_accuracy(aligned)
     fa_by_label: Counter[str] = Counter()
     for p in fp_list:
         for label in p.labels & set(NEGATIVE_LABELS):
             fa_by_label[label] += 1
-    by_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    outside = [0, 0]
-    for gi, g in enumerate(gold):
-        hit = gi in matched_g
-        hit_langs = predicted[matched_g[gi]].languages if hit else set()
-        for lang in g.languages:
-            by_lang[lang][1] += 1
-            by_lang[lang][0] += lang in hit_langs
-        if g.app not in catalogue:
-            outside[1] += 1
-            outside[0] += hit
-    bands: dict[str, list[int]] = {_band(lo): [0, 0] for lo, _hi in BANDS}
-    for pi, p in enumerate(predicted):
-        b = bands.setdefault(_band(p.confidence), [0, 0])
-        b[1] += 1
-        b[0] += pi in matched_p
+    by_lang, outside = _recall_by_language(predicted, gold, matched_g, set(in_catalogue))
     aligned_by_gold = {g.event_id: p for g, p in aligned}
     misses = [
         (g, aligned_by_gold.get(g.event_id)) for gi, g in enumerate(gold) if gi not in matched_g
@@ -308,15 +255,113 @@ def score(
         field_accuracy=acc,
         field_support=len(aligned),
         false_alarms_by_label=dict(fa_by_label),
-        negative_articles_by_label=dict(negatives),
-        recall_by_language={k: (v[0], v[1]) for k, v in by_lang.items()},
-        outside_catalogue_recall=(outside[0], outside[1]),
-        precision_by_band={k: (v[0], v[1]) for k, v in bands.items()},
+        negative_articles_by_label=dict(Counter(negative_articles)),
+        recall_by_language=by_lang,
+        outside_catalogue_recall=outside,
+        precision_by_band=_precision_by_band(predicted, matched_p),
         misses=misses,
         false_alarms=fp_list,
         field_errors=errors,
         matches=[(gold[gi], predicted[pi]) for gi, pi in sorted(matched_g.items())],
     )
+
+
+def _match(
+    predicted: Sequence[PredictedEvent], gold: Sequence[GoldEvent]
+) -> tuple[dict[int, int], dict[int, int]]:
+    """(prediction -> gold, gold -> prediction) indices: equal keys, the nearest announced_on
+    first, then the most shared articles (two EU institutions the same day)."""
+    pairs: list[tuple[int, int, int, int]] = []
+    for pi, p in enumerate(predicted):
+        for gi, g in enumerate(gold):
+            if p.key == g.key:
+                gap = abs((p.announced_on - g.announced_on).days) if p.announced_on else 10_000
+                pairs.append((gap, -len(p.article_ids & g.article_ids), pi, gi))
+    pairs.sort()
+    matched_p: dict[int, int] = {}
+    matched_g: dict[int, int] = {}
+    for _gap, _shared, pi, gi in pairs:
+        if pi in matched_p or gi in matched_g:
+            continue
+        matched_p[pi] = gi
+        matched_g[gi] = pi
+    return matched_p, matched_g
+
+
+def _align(
+    predicted: Sequence[PredictedEvent], gold: Sequence[GoldEvent]
+) -> list[tuple[GoldEvent, PredictedEvent]]:
+    """Each gold event with the prediction built from most of its articles (independent of the
+    key match, so a wrong scope shows as a scope error)."""
+    aligned: list[tuple[GoldEvent, PredictedEvent]] = []
+    for g in gold:
+        best = max(
+            predicted,
+            key=lambda p, g=g: (len(p.article_ids & g.article_ids), p.key == g.key),
+            default=None,
+        )
+        if best is not None and best.article_ids & g.article_ids:
+            aligned.append((g, best))
+    return aligned
+
+
+def _field_ok(f: str, g: GoldEvent, p: PredictedEvent) -> bool:
+    if f == "announced_on":
+        return p.announced_on is not None and abs((p.announced_on - g.announced_on).days) <= 3
+    if f == "subdivision":
+        return (p.subdivision or "") == (g.subdivision or "")
+    return getattr(p, f) == getattr(g, f)
+
+
+def _field_accuracy(
+    aligned: list[tuple[GoldEvent, PredictedEvent]],
+) -> tuple[dict[str, float], list[tuple[GoldEvent, PredictedEvent, list[str]]]]:
+    """Accuracy of each field over the aligned events, and each aligned pair's wrong fields."""
+    acc: dict[str, float] = {}
+    wrong_by_pair: dict[int, list[str]] = defaultdict(list)
+    for f in (*FIELDS, "announced_on"):
+        ok = 0
+        for i, (g, p) in enumerate(aligned):
+            good = _field_ok(f, g, p)
+            ok += good
+            if not good:
+                wrong_by_pair[i].append(f)
+        acc[f] = ok / len(aligned) if aligned else 0.0
+    errors = [(aligned[i][0], aligned[i][1], wrong) for i, wrong in sorted(wrong_by_pair.items())]
+    return acc, errors
+
+
+def _recall_by_language(
+    predicted: Sequence[PredictedEvent],
+    gold: Sequence[GoldEvent],
+    matched_g: dict[int, int],
+    catalogue: set[str],
+) -> tuple[dict[str, tuple[int, int]], tuple[int, int]]:
+    """(found, total) per language of the gold articles, and for apps outside the catalogue."""
+    by_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    outside = [0, 0]
+    for gi, g in enumerate(gold):
+        hit = gi in matched_g
+        hit_langs = predicted[matched_g[gi]].languages if hit else set()
+        for lang in g.languages:
+            by_lang[lang][1] += 1
+            by_lang[lang][0] += lang in hit_langs
+        if g.app not in catalogue:
+            outside[1] += 1
+            outside[0] += hit
+    return {k: (v[0], v[1]) for k, v in by_lang.items()}, (outside[0], outside[1])
+
+
+def _precision_by_band(
+    predicted: Sequence[PredictedEvent], matched_p: dict[int, int]
+) -> dict[str, tuple[int, int]]:
+    """(matched, predicted) per confidence band."""
+    bands: dict[str, list[int]] = {_band(lo): [0, 0] for lo, _hi in BANDS}
+    for pi, p in enumerate(predicted):
+        b = bands.setdefault(_band(p.confidence), [0, 0])
+        b[1] += 1
+        b[0] += pi in matched_p
+    return {k: (v[0], v[1]) for k, v in bands.items()}
 
 
 @dataclass

@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import banwatch.enrich.story_index as story_index  # noqa: E402
-from banwatch.enrich.dedupe import StoredArticles, dedupe_stories  # noqa: E402
+from banwatch.enrich.dedupe import NewArticles, StoredArticles, dedupe_stories  # noqa: E402
 from banwatch.enrich.story_index import (  # noqa: E402
     StoryIndex,
     seconds,
@@ -182,14 +182,11 @@ def one_size(args: argparse.Namespace, n: int, scan: bool, sig_ms: float) -> dic
                 [signature_from_json(stored_json) for _ in rows],
             )
             via_index = dedupe_stories(
-                new_ids,
-                new_published,
-                queries,
+                NewArticles(new_ids, new_published, queries, new_sigs),
                 stored,
                 threshold=args.threshold,
                 window_days=args.window_days,
                 now=NOW,
-                signatures=new_sigs,
             )[0]
             decide_ms.append((cpu() - start) / args.batch * 1000)
 
@@ -211,14 +208,11 @@ def one_size(args: argparse.Namespace, n: int, scan: bool, sig_ms: float) -> dic
                     ids, story_ids, published, matrix, [signature_from_json(stored_json)] * n
                 )
                 by_scan = dedupe_stories(
-                    new_ids,
-                    new_published,
-                    queries,
+                    NewArticles(new_ids, new_published, queries, new_sigs),
                     everything,
                     threshold=args.threshold,
                     window_days=args.window_days,
                     now=NOW,
-                    signatures=new_sigs,
                 )[0]
                 scan_ms.append((cpu() - start) / args.batch * 1000)
                 same.append([a.story_id for a in by_scan] == [a.story_id for a in via_index])

@@ -241,99 +241,154 @@ def _subdivision_forms(s) -> set[str]:
     return {f.strip() for f in forms if f.strip() and "," not in f}
 
 
-@cache
-def _names() -> dict[str, _Entry]:
-    """Every actor name (folded) -> what it stands for. Built once per process."""
-    gaz = _gazetteer()
-    names: dict[str, _Entry] = {}
+class _NameTable:
+    """Folded actor name -> entry, filled source by source; a later source overrides an
+    earlier one only where it says so (the hand lists win over pycountry's guesses)."""
 
-    def add(name: str, entry: _Entry, *, override: bool = False) -> None:
+    def __init__(self) -> None:
+        self.names: dict[str, _Entry] = {}
+
+    def add(self, name: str, entry: _Entry, *, override: bool = False) -> None:
         key = fold(name.strip())
         if len(key) < 2:
             return
-        if override or key not in names:
-            names[key] = entry
+        if override or key not in self.names:
+            self.names[key] = entry
 
-    translations = [
+    def add_forms(self, forms: set[str], entry: _Entry, *, override: bool = False) -> None:
+        """Country-like forms; "Korea, Republic of" style inversions are not how news writes."""
+        for form in forms:
+            if form and "," not in form:
+                self.add(form, entry, override=override)
+
+
+def _jurisdiction(alpha2: str) -> tuple[str, str]:
+    """(name, level) of a country code, the EU being supranational."""
+    if alpha2 == "EU":
+        return "European Union", "supranational"
+    return country_name(alpha2), "national"
+
+
+@cache
+def _country_translations() -> list[gettext.NullTranslations]:
+    return [
         gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang], fallback=True)
         for lang in TRANSLATION_LANGUAGES
     ]
+
+
+def _pycountry_forms(c) -> set[str]:
+    """A country's name, common and official names, and their translations."""
+    forms = {c.name, getattr(c, "common_name", "") or "", getattr(c, "official_name", "") or ""}
+    for t in _country_translations():
+        forms.add(t.gettext(c.name))
+    return forms
+
+
+def _add_countries(table: _NameTable, gaz: dict) -> None:
+    """pycountry's names first, then the hand-listed aliases (they win) and demonyms."""
     for c in pycountry.countries:
         entry = _Entry(country_name(c.alpha_2), c.alpha_2, None, "national", "country")
-        forms = {c.name, getattr(c, "common_name", "") or "", getattr(c, "official_name", "") or ""}
-        for t in translations:
-            forms.add(t.gettext(c.name))
-        for form in forms:
-            if form and "," not in form:
-                add(form, entry)
+        table.add_forms(_pycountry_forms(c), entry)
     for alpha2, aliases in gaz["country_aliases"].items():
-        if alpha2 == "EU":
-            entry = _Entry("European Union", "EU", None, "supranational", "country")
-        else:
-            entry = _Entry(country_name(alpha2), alpha2, None, "national", "country")
+        jur, level = _jurisdiction(alpha2)
         for a in aliases:
-            add(a, entry, override=True)
+            table.add(a, _Entry(jur, alpha2, None, level, "country"), override=True)
     for alpha2, words in gaz["demonyms"].items():
-        level = "supranational" if alpha2 == "EU" else "national"
-        jur = "European Union" if alpha2 == "EU" else country_name(alpha2)
+        jur, level = _jurisdiction(alpha2)
         for w in words:
-            add(w, _Entry(jur, alpha2, None, level, "demonym"))
+            table.add(w, _Entry(jur, alpha2, None, level, "demonym"))
+
+
+def _add_countryinfo(table: _NameTable) -> None:
+    """Every country's other names, demonym and capital where the hand lists left them free."""
     for alpha2, info in _countryinfo().items():
-        # every other country's other names, demonym and capital (the hand lists win)
         jur = country_name(alpha2)
         for name in info["names"]:
-            add(name, _Entry(jur, alpha2, None, "national", "country"))
+            table.add(name, _Entry(jur, alpha2, None, "national", "country"))
         for word in info["demonyms"]:
-            add(word, _Entry(jur, alpha2, None, "national", "demonym"))
+            table.add(word, _Entry(jur, alpha2, None, "national", "demonym"))
         if info["capital"]:
-            add(info["capital"], _Entry(jur, alpha2, None, "national", "capital"))
+            table.add(info["capital"], _Entry(jur, alpha2, None, "national", "capital"))
+
+
+def _add_territories(table: _NameTable, gaz: dict) -> None:
+    """A dependent territory's names stand for its sovereign (its government acts)."""
     for sovereign, codes in gaz.get("territories", {}).items():
+        entry = _Entry(country_name(sovereign), sovereign, None, "national", "territory")
         for code in codes:
             c = pycountry.countries.get(alpha_2=code)
             forms = {c.name, getattr(c, "common_name", "") or ""} if c else set()
-            forms |= {t.gettext(c.name) for t in translations} if c else set()
+            forms |= {t.gettext(c.name) for t in _country_translations()} if c else set()
             forms |= set(_countryinfo().get(code, {}).get("names", ()))
-            entry = _Entry(country_name(sovereign), sovereign, None, "national", "territory")
-            for form in forms:
-                if form and "," not in form:
-                    add(form, entry, override=True)
+            table.add_forms(forms, entry, override=True)
+
+
+def _add_capitals_and_bodies(table: _NameTable, gaz: dict) -> None:
     for alpha2, cities in gaz["capitals"].items():
-        level = "supranational" if alpha2 == "EU" else "national"
-        jur = "European Union" if alpha2 == "EU" else country_name(alpha2)
+        jur, level = _jurisdiction(alpha2)
         for city in cities:
-            add(city, _Entry(jur, alpha2, None, level, "capital"), override=True)
+            table.add(city, _Entry(jur, alpha2, None, level, "capital"), override=True)
     for name, alpha2, kind in gaz["bodies"]["names"]:
-        add(name, _Entry(country_name(alpha2), alpha2, None, "national", "body", kind))
-    sub = gaz["subnational"]
-    for alpha2 in sub["countries"]:
-        for s in pycountry.subdivisions.get(country_code=alpha2) or ():
-            if alpha2 == "GB" and s.type not in ("Country", "Province", "Nation"):
-                continue  # UK: the four nations act, not counties
-            if s.parent_code is not None:
-                continue  # districts and counties inside a state do not ban apps
-            name = _subdivision_display(s)
-            entry = _Entry(name, alpha2, s.code, "subnational", "subdivision")
+        table.add(name, _Entry(country_name(alpha2), alpha2, None, "national", "body", kind))
+
+
+def _acting_subdivisions(alpha2: str):
+    """The top-level subdivisions of a country that can ban apps (the UK: its four nations)."""
+    for s in pycountry.subdivisions.get(country_code=alpha2) or ():
+        if alpha2 == "GB" and s.type not in ("Country", "Province", "Nation"):
+            continue  # UK: the four nations act, not counties
+        if s.parent_code is not None:
+            continue  # districts and counties inside a state do not ban apps
+        yield s
+
+
+def _add_states(table: _NameTable, countries: list[str]) -> None:
+    """States and nations that act for themselves (sub-national actors)."""
+    for alpha2 in countries:
+        for s in _acting_subdivisions(alpha2):
+            entry = _Entry(_subdivision_display(s), alpha2, s.code, "subnational", "subdivision")
             for form in _subdivision_forms(s):
                 # a capital used for the state ("Washington", "Vienna") keeps that meaning
-                seat = names.get(fold(form))
+                seat = table.names.get(fold(form))
                 keep = seat is not None and seat.kind == "capital" and seat.country == alpha2
-                add(form, entry, override=not keep)
-    for alpha2 in sub["national_only"]:
+                table.add(form, entry, override=not keep)
+
+
+def _add_regions(table: _NameTable, countries: list[str]) -> None:
+    """Regions of countries whose courts act for the nation; the code rides along, since a
+    region's own government acting is sub-national (`candidates._actor_of`)."""
+    for alpha2 in countries:
         for s in pycountry.subdivisions.get(country_code=alpha2) or ():
-            # the code rides along: a state government acting is sub-national, a court is not
             entry = _Entry(country_name(alpha2), alpha2, s.code, "national", "region")
             for form in _subdivision_forms(s):
-                if fold(form) not in names:
-                    add(form, entry)
-    for table, kind in (
-        ("subdivision_aliases", "subdivision"),
-        ("subdivision_demonyms", "demonym"),
-    ):
-        for code, aliases in gaz[table].items():
+                if fold(form) not in table.names:
+                    table.add(form, entry)
+
+
+def _add_subdivision_aliases(table: _NameTable, gaz: dict) -> None:
+    """Hand-listed short names and adjectives of sub-national units ("Welsh"): they win."""
+    for key, kind in (("subdivision_aliases", "subdivision"), ("subdivision_demonyms", "demonym")):
+        for code, aliases in gaz[key].items():
             name = subdivision_name(code)
             for a in aliases:
-                add(a, _Entry(name, code[:2], code, "subnational", kind), override=True)
-    return names
+                table.add(a, _Entry(name, code[:2], code, "subnational", kind), override=True)
+
+
+@cache
+def _names() -> dict[str, _Entry]:
+    """Every actor name (folded) -> what it stands for. Built once per process; the order of
+    the sources decides who wins a name two of them give."""
+    gaz = _gazetteer()
+    table = _NameTable()
+    _add_countries(table, gaz)
+    _add_countryinfo(table)
+    _add_territories(table, gaz)
+    _add_capitals_and_bodies(table, gaz)
+    _add_states(table, gaz["subnational"]["countries"])
+    _add_regions(table, gaz["subnational"]["national_only"])
+    _add_subdivision_aliases(table, gaz)
+    return table.names
 
 
 @cache

@@ -253,6 +253,18 @@ class StoredArticles:
         return Signature.of(self.signatures[j]) if self.signatures else UNSIGNED
 
 
+@dataclass(frozen=True)
+class NewArticles:
+    """The batch being grouped, in one order: ids, dates (None: first seen `now`), their
+    unit-normalised embeddings and signatures (`story_signature`; None: similarity alone
+    decides and every article counts as English)."""
+
+    article_ids: Sequence[str]
+    published: Sequence[dt.datetime | None]
+    matrix: np.ndarray
+    signatures: Sequence[SignatureJSON | Signature | None] | None = None
+
+
 def story_id_for(article_id: str) -> str:
     """A story is named after its first article, so ids are stable across re-runs."""
     return "s-" + hashlib.sha1(article_id.encode()).hexdigest()[:14]
@@ -263,31 +275,35 @@ def _seconds(when: dt.datetime | None, fallback: dt.datetime) -> float:
 
 
 def dedupe_stories(
-    article_ids: Sequence[str],
-    published: Sequence[dt.datetime | None],
-    matrix: np.ndarray,
+    new: NewArticles,
     stored: StoredArticles,
     *,
     threshold: float,
     window_days: float,
     now: dt.datetime,
-    signatures: Sequence[SignatureJSON | Signature | None] | None = None,
     rule: JoinRule | None = None,
     model_languages: Collection[str] = ENGLISH_ONLY,
     decider: str | PairModel = "model",
 ) -> tuple[list[StoryAssignment], dict[str, int]]:
     """Assign each new article to a story; returns assignments and counts.
 
-    `matrix` rows are the new articles' unit-normalised embeddings, in `article_ids` order.
-    Articles without a date count as published `now` (when they were first seen).
-    `signatures` (see `story_signature`) carry languages, vetoes and the evidence non-English
-    articles need; without them similarity alone decides (every article counts as English).
+    `new.matrix` rows are the new articles' unit-normalised embeddings, in `new.article_ids`
+    order. Articles without a date count as published `now` (when they were first seen).
+    `new.signatures` (see `story_signature`) carry languages, vetoes and the evidence
+    non-English articles need; without them similarity alone decides (every article counts as
+    English).
     `rule` holds the decision's thresholds (`threshold` overrides its cosine threshold);
     `model_languages` the languages the embedding model understands ({"*"} for all).
     `decider`: "rules" (`may_join`), "model" (a pair joins when `may_join` or the learned pair
     decision of `enrich.story_pairs` accepts it), or a `PairModel`; `_conflict`'s vetoes hold
     for every decider.
     """
+    article_ids, published, matrix, signatures = (
+        new.article_ids,
+        new.published,
+        new.matrix,
+        new.signatures,
+    )
     n = len(article_ids)
     if n == 0:
         return [], {"articles": 0, "new_stories": 0, "joined_stored": 0, "joined_new": 0}

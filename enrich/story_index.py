@@ -140,6 +140,60 @@ class _Shard:
 
 
 @dataclass
+class _WindowSearch:
+    """One search of a batch of queries over the shards their windows overlap: each query
+    collects (keys, distances) from every shard, nearest `k` kept at the end."""
+
+    matrix: np.ndarray
+    times: Sequence[float]
+    window: float  # seconds either side of a query's time
+    k: int
+    found: list[list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.found = [[] for _ in range(len(self.matrix))]
+
+    def in_shard(self, shard: _Shard, queries: list[int]) -> None:
+        """Search one shard, widening for the queries that got fewer than `k` in their window."""
+        size = len(shard.keys)
+        count = min(size, 2 * self.k)  # a shard spans a week: some hits fall outside the window
+        while queries:
+            # Asked for every item, the graph search may still miss some (HNSW is approximate,
+            # and a graph built on several threads differs from build to build): scan the
+            # shard instead, so a window that fits in `k` gives exactly the brute-force rows.
+            every = count >= size
+            matches = shard.index.search(self.matrix[queries], count, threads=1, exact=every)
+            if hasattr(matches, "counts"):
+                all_keys, all_dist, counts = matches.keys, matches.distances, matches.counts
+            else:  # one query: usearch answers with a single, trimmed `Matches`
+                all_keys, all_dist = matches.keys[None, :], matches.distances[None, :]
+                counts = [len(matches.keys)]
+            short = []
+            for row, i in enumerate(queries):
+                n = int(counts[row])
+                keys = all_keys[row, :n].astype(np.int64)
+                dist = all_dist[row, :n]
+                ok = np.abs(shard.time_of(keys) - self.times[i]) <= self.window
+                if ok.sum() < self.k and count < size:
+                    short.append(i)  # search this one again, wider
+                else:
+                    self.found[i].append((keys[ok], dist[ok]))
+            queries, count = short, min(size, count * 4)
+
+    def nearest(self) -> list[np.ndarray]:
+        """Each query's up to `k` nearest seqs over every shard searched."""
+        result = []
+        for parts in self.found:
+            if not parts:
+                result.append(np.zeros(0, np.int64))
+                continue
+            keys = np.concatenate([p[0] for p in parts])
+            dist = np.concatenate([p[1] for p in parts])
+            result.append(keys[np.argsort(dist, kind="stable")[: self.k]])
+        return result
+
+
+@dataclass
 class StoryIndex:
     """One model's stored embeddings, searchable by similarity within a time window."""
 
@@ -245,54 +299,14 @@ class StoryIndex:
         Each query searches the shards its own window overlaps; items found outside the window
         are dropped and the search widened until `k` remain or the shard is exhausted.
         """
-        window = window_days * 86400.0
+        search = _WindowSearch(matrix, times, window_days * 86400.0, k)
         week = SHARD_DAYS * 86400.0
-        found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(len(matrix))]
         for number, shard in self.shards.items():
-            lo, hi = number * week - window, (number + 1) * week + window
+            lo, hi = number * week - search.window, (number + 1) * week + search.window
             queries = [i for i, t in enumerate(times) if lo <= t < hi]
             if queries and len(shard.keys):
-                self._search_shard(shard, matrix, times, queries, window, k, found)
-        result = []
-        for parts in found:
-            if not parts:
-                result.append(np.zeros(0, np.int64))
-                continue
-            keys = np.concatenate([p[0] for p in parts])
-            dist = np.concatenate([p[1] for p in parts])
-            result.append(keys[np.argsort(dist, kind="stable")[:k]])
-        return result
-
-    @staticmethod
-    def _search_shard(
-        shard: _Shard,
-        matrix: np.ndarray,
-        times: Sequence[float],
-        queries: list[int],
-        window: float,
-        k: int,
-        found: list[list[tuple[np.ndarray, np.ndarray]]],
-    ) -> None:
-        size = len(shard.keys)
-        count = min(size, 2 * k)  # a shard spans a week: some hits fall outside the window
-        while queries:
-            matches = shard.index.search(matrix[queries], count, threads=1)
-            if hasattr(matches, "counts"):
-                all_keys, all_dist, counts = matches.keys, matches.distances, matches.counts
-            else:  # one query: usearch answers with a single, trimmed `Matches`
-                all_keys, all_dist = matches.keys[None, :], matches.distances[None, :]
-                counts = [len(matches.keys)]
-            short = []
-            for row, i in enumerate(queries):
-                n = int(counts[row])
-                keys = all_keys[row, :n].astype(np.int64)
-                dist = all_dist[row, :n]
-                ok = np.abs(shard.time_of(keys) - times[i]) <= window
-                if ok.sum() < k and count < size:
-                    short.append(i)  # search this one again, wider
-                else:
-                    found[i].append((keys[ok], dist[ok]))
-            queries, count = short, min(size, count * 4)
+                search.in_shard(shard, queries)
+        return search.nearest()
 
     def vectors(self, seqs: np.ndarray) -> np.ndarray | None:
         """The exact stored vectors of `seqs` (float32, in that order) from the vectors file;

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         "embedded_input": DEFAULT_INPUT,
         "window_days": args.window_days,
     }
-    model = fit_pair_model(sets, matrices, everything, args.window_days, args.seed, meta)
+    model = fit_pair_model(sets, matrices, everything, args.window_days, seed=args.seed, meta=meta)
     model.save(args.out)
     size = args.out.stat().st_size
     print(f"wrote {args.out} ({size} bytes): cut {model.cut}, {model.meta}")

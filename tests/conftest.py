@@ -13,10 +13,9 @@ from html import escape
 import pytest
 
 from banwatch.config import FetchSettings
-from banwatch.newsroom import NewsItem, Newsroom
-from banwatch.records import Detection
-
-NOW = dt.datetime(2026, 3, 16, 12, 0, tzinfo=dt.UTC)
+from tests.support.factories import NOW
+from tests.support.factories import make_detection as make_detection  # for `from conftest import`
+from tests.support.newsroom import NewsItem, Newsroom
 
 PAGE_TEMPLATE = """<!DOCTYPE html>
 <html lang="{lang}">
@@ -61,28 +60,6 @@ DEFAULT_PARAGRAPHS = (
     "The depot closed more than twenty years ago and has since been used for storage and, more "
     "recently, for a weekend market that will be given a new home nearby.",
 )
-
-
-def make_detection(article_id: str = "a1", **overrides: object) -> Detection:
-    """One detection as the detector would emit it: a national TikTok ban on Norway's government
-    devices announced on `NOW`'s date. Tests override only the fields their behaviour depends on,
-    so what a test is about stays visible at the call site."""
-    fields: dict[str, object] = {
-        "jurisdiction": "Norway",
-        "country": "NO",
-        "subdivision": None,
-        "level": "national",
-        "app": "TikTok",
-        "scope": "government_devices",
-        "action": "ban",
-        "announced_on": NOW.date(),
-        "confidence": 0.8,
-    }
-    fields.update(overrides)
-    fields.setdefault(
-        "evidence", f"Ministers may no longer install {fields['app']} on their official handsets."
-    )
-    return Detection(article_id=article_id, **fields)  # type: ignore[arg-type]
 
 
 def article_page(
@@ -155,7 +132,7 @@ def con(tmp_path) -> Iterator:
 @pytest.fixture
 def sink() -> Iterator:
     """A loopback SMTP server (aiosmtpd) that keeps what it receives."""
-    from banwatch.mailsink import MailSink
+    from tests.support.mailsink import MailSink
 
     with MailSink() as running:
         yield running

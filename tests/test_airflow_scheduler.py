@@ -24,10 +24,10 @@ import duckdb
 import pytest
 
 from banwatch.demo import write_config
-from banwatch.mailsink import MailSink, free_port
-from banwatch.newsroom import Newsroom
 from banwatch.pipeline import _safe
 from banwatch.sample import load_sample
+from tests.support.mailsink import MailSink, free_port
+from tests.support.newsroom import Newsroom
 
 pytestmark = pytest.mark.slow
 

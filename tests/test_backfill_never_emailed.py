@@ -21,7 +21,7 @@ from banwatch import pipeline
 from banwatch.cli import cli
 from banwatch.config import load_settings
 from banwatch.demo import write_config
-from banwatch.newsroom import NewsItem
+from tests.support.newsroom import NewsItem
 
 FILLER = (
     "Officials said the measure would be reviewed after six months and that other services "

@@ -37,9 +37,9 @@ from click.testing import CliRunner
 from banwatch.cli import cli
 from banwatch.demo import write_config
 from banwatch.faults import ENV_KILL_AT
-from banwatch.mailsink import MailSink
-from banwatch.newsroom import Newsroom
 from banwatch.sample import load_sample
+from tests.support.mailsink import MailSink
+from tests.support.newsroom import Newsroom
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 BEFORE_LOAD = ["staged:poll", "staged:articles", "staged:stories", "staged:detections"]

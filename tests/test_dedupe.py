@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from banwatch.enrich.dedupe import StoredArticles, dedupe_stories, story_id_for
+from banwatch.enrich.dedupe import NewArticles, StoredArticles, dedupe_stories, story_id_for
 from banwatch.enrich.embed import embed_texts, load_embedder, resolve_model
 
 NOW = dt.datetime(2026, 3, 16, 12, tzinfo=dt.UTC)
@@ -42,7 +42,11 @@ def test_same_story_from_three_outlets_is_one_story(embedder) -> None:
     times = [NOW, NOW + dt.timedelta(hours=2), NOW + dt.timedelta(hours=5), NOW]
     m = embed_texts(texts, embedder)
     assignments, counts = dedupe_stories(
-        ids, times, m, StoredArticles.empty(384), threshold=0.55, window_days=3, now=NOW
+        NewArticles(ids, times, m),
+        StoredArticles.empty(384),
+        threshold=0.55,
+        window_days=3,
+        now=NOW,
     )
     story = {a.article_id: a.story_id for a in assignments}
     assert story["a"] == story["b"] == story["c"] == story_id_for("a")
@@ -55,10 +59,18 @@ def test_new_article_joins_a_stored_story_only_within_the_window(embedder) -> No
     new = embed_texts(["Norwegian ministries must delete Telegram from official phones."], embedder)
     stored = StoredArticles(["old"], ["s-old"], [NOW], old)
     near, _ = dedupe_stories(
-        ["new"], [NOW + dt.timedelta(days=1)], new, stored, threshold=0.55, window_days=3, now=NOW
+        NewArticles(["new"], [NOW + dt.timedelta(days=1)], new),
+        stored,
+        threshold=0.55,
+        window_days=3,
+        now=NOW,
     )
     far, _ = dedupe_stories(
-        ["new"], [NOW + dt.timedelta(days=30)], new, stored, threshold=0.55, window_days=3, now=NOW
+        NewArticles(["new"], [NOW + dt.timedelta(days=30)], new),
+        stored,
+        threshold=0.55,
+        window_days=3,
+        now=NOW,
     )
     assert near[0].story_id == "s-old"
     assert far[0].story_id == story_id_for("new")
@@ -68,12 +80,14 @@ def test_grouping_is_deterministic_whatever_the_input_order(embedder) -> None:
     texts = ["Norway bans Telegram on state phones.", "Oslo bars Telegram from official phones."]
     m = embed_texts(texts, embedder)
     one, _ = dedupe_stories(
-        ["x", "y"], [NOW, NOW], m, StoredArticles.empty(384), threshold=0.5, window_days=3, now=NOW
+        NewArticles(["x", "y"], [NOW, NOW], m),
+        StoredArticles.empty(384),
+        threshold=0.5,
+        window_days=3,
+        now=NOW,
     )
     two, _ = dedupe_stories(
-        ["y", "x"],
-        [NOW, NOW],
-        m[::-1],
+        NewArticles(["y", "x"], [NOW, NOW], m[::-1]),
         StoredArticles.empty(384),
         threshold=0.5,
         window_days=3,
@@ -91,14 +105,16 @@ def _group(embedder, items, **kwargs):
 
     m = embed_texts([f"{title}. {text}" for _, title, text, _ in items], embedder)
     assigned, _ = dedupe_stories(
-        [i for i, *_ in items],
-        [NOW] * len(items),
-        m,
+        NewArticles(
+            [i for i, *_ in items],
+            [NOW] * len(items),
+            m,
+            [story_signature(t, x, lang) for _, t, x, lang in items],
+        ),
         StoredArticles.empty(m.shape[1]),
         threshold=kwargs.pop("threshold", 0.5),
         window_days=3,
         now=NOW,
-        signatures=[story_signature(t, x, lang) for _, t, x, lang in items],
         **kwargs,
     )
     return {a.article_id: a.story_id for a in assigned}, m
@@ -210,14 +226,13 @@ def test_stored_signatures_decide_as_new_ones_do(embedder) -> None:
         # English (stored before signatures existed), as grouping did before
         stored = StoredArticles(["old"], ["s-old"], [NOW], old, stored_sigs)
         got, _ = dedupe_stories(
-            ["new"],
-            [NOW],
-            new,
+            NewArticles(
+                ["new"], [NOW], new, [story_signature(t1, x1, l1) if stored_sigs else None]
+            ),
             stored,
             threshold=0.5,
             window_days=3,
             now=NOW,
-            signatures=[story_signature(t1, x1, l1) if stored_sigs else None],
         )
         assert (got[0].story_id == "s-old") is expect_join
 
@@ -240,14 +255,13 @@ def _kenya(app: str, words: set[str]):
 
 def _two(cosine: float, a, b, decider: str):
     assigned, _ = dedupe_stories(
-        ["first", "second"],
-        [NOW, NOW + dt.timedelta(hours=3)],
-        _unit_pair(cosine),
+        NewArticles(
+            ["first", "second"], [NOW, NOW + dt.timedelta(hours=3)], _unit_pair(cosine), [a, b]
+        ),
         StoredArticles.empty(2),
         threshold=0.55,
         window_days=3,
         now=NOW,
-        signatures=[a, b],
         decider=decider,
     )
     return assigned[0].story_id == assigned[1].story_id

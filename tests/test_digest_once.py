@@ -20,9 +20,9 @@ from banwatch import pipeline
 from banwatch.cli import cli
 from banwatch.config import Settings, settings_from_dict
 from banwatch.demo import write_config
-from banwatch.mailsink import MailSink
-from banwatch.newsroom import Newsroom
 from banwatch.sample import load_sample
+from tests.support.mailsink import MailSink
+from tests.support.newsroom import Newsroom
 
 DAY = dt.date(2026, 5, 4)
 SEEN = dt.datetime(2026, 5, 4, 9, 30, tzinfo=dt.UTC)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-from banwatch.enrich.dedupe import StoredArticles, dedupe_stories, story_signature
+from banwatch.enrich.dedupe import NewArticles, StoredArticles, dedupe_stories, story_signature
 from banwatch.enrich.story_index import (
     MANIFEST,
     StoryIndex,
@@ -81,7 +81,9 @@ def stories_data(rng: np.random.Generator, stories: int, span_hours: float):
 
 def brute_force(con, since: dt.datetime) -> StoredArticles:
     """Today's path before the index: the whole window, every signature recomputed."""
-    ids, story_ids, published, matrix = store.recent_embeddings(con, since, MODEL)
+    rows = store.window_embeddings(con, since, MODEL)
+    ids, story_ids, published = rows["article_id"], rows["story_id"], rows["published_at"]
+    matrix = rows["embedding"]
     leads = store.article_leads(con, ids)
     signatures = [story_signature(*leads[i], "en") for i in ids]
     return StoredArticles(ids, story_ids, published, matrix, signatures)
@@ -89,14 +91,11 @@ def brute_force(con, since: dt.datetime) -> StoredArticles:
 
 def group(new_matrix, published, stored, signatures):
     return dedupe_stories(
-        [f"n{i}" for i in range(len(new_matrix))],
-        published,
-        new_matrix,
+        NewArticles([f"n{i}" for i in range(len(new_matrix))], published, new_matrix, signatures),
         stored,
         threshold=0.6,
         window_days=3,
         now=NOW,
-        signatures=signatures,
     )[0]
 
 

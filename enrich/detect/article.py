@@ -76,7 +76,7 @@ def find_candidates(
         if i == 0 and lx.HEADLINE_QUESTION.search(sentence):
             continue  # "Should X ban Y?" asks, it does not report
         for clause in _clauses(sentence):
-            cand = _read_clause(clause, sentence, i, pub, ctx, catalogue)
+            cand = _read_clause(clause, sentence, i, pub=pub, ctx=ctx, catalogue=catalogue)
             if cand is not None:
                 cands.append(cand)
     not_news = bool(
@@ -88,7 +88,9 @@ def find_candidates(
         # "Brussels bans ..." + "Council officials told staff ...": which institution acted
         m = _EU_BARE.search(" ".join(sentences[:4]))
         eu_hint = _EU_BARE_NAMES[m.group(0)] if m else ""
-    found = _assemble(_settle_weak_proposals(cands), article_id, pub, ctx, not_news, eu_hint)
+    found = _assemble(
+        _settle_weak_proposals(cands), article_id, pub, ctx, not_news=not_news, eu_hint=eu_hint
+    )
     fallback = _article_candidate(sentences, ctx, found, article_id, pub)
     if fallback is not None:
         found.append(fallback)
@@ -195,50 +197,69 @@ def _context(
             a.app for s in sentences for a in catalogue.find(s) if not a.generic and a.in_catalogue
         )
     )
+    _lead_app_and_actor(ctx, lead, catalogue)
+    if not ctx.app and ctx.calls_app and sentences[0]:
+        found = _trigger(sentences[0])
+        unknown = found and name_near_action(sentences[0], found[1].start(), found[1].end())
+        if unknown:
+            ctx.app, ctx.app_in_catalogue = unknown.app, False
+    if ctx.actor is None:
+        # the feed's own country (config `[[feeds]] country`) beats the language's home state
+        home = home_country or _HOME_COUNTRY.get((language or "")[:2].lower())
+        ctx.actor = _unnamed_actor(sentences, home)
+    _subdivision_actors(ctx, sentences)
+    return ctx
+
+
+def _lead_app_and_actor(ctx: _Context, lead: list[str], catalogue: AppCatalogue) -> None:
+    """The first app named and the first place or body that acts, sentence by sentence."""
     for s in lead:
         named = [a for a in catalogue.find(s) if not a.generic]
         if named and not ctx.app:
             ctx.app = named[0].app
         if ctx.actor is None and not lx.BACKGROUND.search(s):
             # a sentence recalling other countries' bans does not say who acts today
-            for a in find_actors(s):
-                if a.kind == "body" and not a.country:
-                    continue
-                if _is_actor(s, a):
-                    ctx.actor = _actor_of(a, _with_body(s, a, find_actors(s)), explicit=False)
-                    break
+            ctx.actor = _first_actor(s)
         if ctx.app and ctx.actor:
             break
-    if not ctx.app and ctx.calls_app and sentences[0]:
-        found = _trigger(sentences[0])
-        unknown = found and name_near_action(sentences[0], found[1].start(), found[1].end())
-        if unknown:
-            ctx.app, ctx.app_in_catalogue = unknown.app, False
-    # the feed's own country (config `[[feeds]] country`) beats the language's home state
-    home = home_country or _HOME_COUNTRY.get((language or "")[:2].lower())
-    if (
-        ctx.actor is None
-        and home
-        and any(
-            a.kind == "body" and a.body not in ("leader", "police")
-            for s in sentences[:2]
-            for a in find_actors(s)
-        )
+
+
+def _first_actor(sentence: str) -> _Actor | None:
+    """The first mention that can act, a body without a country excepted."""
+    for a in find_actors(sentence):
+        if a.kind == "body" and not a.country:
+            continue
+        if _is_actor(sentence, a):
+            return _actor_of(a, _with_body(sentence, a, find_actors(sentence)), explicit=False)
+    return None
+
+
+def _unnamed_actor(sentences: list[str], home: str | None) -> _Actor | None:
+    """The actor of an article whose title and lead name none: its home state's government
+    where a body acts in the first two sentences, else the first place it names at all."""
+    if home and any(
+        a.kind == "body" and a.body not in ("leader", "police")
+        for s in sentences[:2]
+        for a in find_actors(s)
     ):
-        ctx.actor = _Actor(country_name(home), home, None, "national", "", False, "government")
-    if ctx.actor is None:
-        # A domestic story may never name its country as an actor ("IT teams across
-        # Whitehall"): the first place it names at all is the best guess.
-        ctx.actor = next(
-            (
-                _actor_of(a, "", explicit=False)
-                for s in sentences
-                for a in find_actors(s)
-                if a.kind in ("country", "capital", "subdivision", "region", "territory")
-                or (a.kind == "body" and a.country)
-            ),
-            None,
-        )
+        return _Actor(country_name(home), home, None, "national", "", False, "government")
+    # A domestic story may never name its country as an actor ("IT teams across
+    # Whitehall"): the first place it names at all is the best guess.
+    return next(
+        (
+            _actor_of(a, "", explicit=False)
+            for s in sentences
+            for a in find_actors(s)
+            if a.kind in ("country", "capital", "subdivision", "region", "territory")
+            or (a.kind == "body" and a.country)
+        ),
+        None,
+    )
+
+
+def _subdivision_actors(ctx: _Context, sentences: list[str]) -> None:
+    """The first sub-national unit named (`ctx.subdivision`) and one named with a body in the
+    lead (`ctx.sub_body`), up to the sentence that names the first."""
     for i, s in enumerate(sentences):
         found = find_actors(s)
         for a in found:
@@ -251,7 +272,6 @@ def _context(
                 ctx.subdivision = _actor_of(a, body_kind, explicit=False)
         if ctx.subdivision is not None:
             break
-    return ctx
 
 
 def _settle_weak_proposals(cands: list[_Candidate]) -> list[_Candidate]:
@@ -279,130 +299,189 @@ def _assemble(
     article_id: str,
     pub: dt.date,
     ctx: _Context,
+    *,
     not_news: bool = False,
     eu_hint: str = "",
 ) -> list[Candidate]:
     """Turn clause candidates into the article's candidate detections, each with the signals the
     rules saw. `rule_keep` is the rules' own verdict (news first, then background); the learned
     model reads every candidate, so a step the rules set aside can still be taken."""
-    # Scope stated anywhere in the article for an (actor, app) beats a default scope: the
-    # headline says "bans TikTok", the lead says "on government phones".
-    stated_scope: dict[tuple, str] = {}
-    eu_body = next(
-        (a.body for c in cands for a in c.actors if a.country == "EU" and a.body), eu_hint
-    )
-    for c in cands:
-        if c.scope_explicit and not c.stated_old and not (c.recall_cue and c.index > 0):
-            for a in c.actors:
-                stated_scope.setdefault((a.country, a.subdivision or "", c.app), c.scope)
-    explicit_news_countries = {
-        a.country
-        for c in cands
-        for a in c.actors
-        if a.explicit and not c.stated_old and not (c.recall_cue and c.index > 0)
-    }
-    out: dict[tuple, Candidate] = {}
-    main_country: str | None = None
-    news: dict[tuple, tuple] = {}  # (country, subdivision, body) -> key of its news detection
-    dated: set[tuple] = set()  # keys whose date comes from a stated time phrase
+    assembly = _Assembly(cands, article_id, pub, ctx, not_news=not_news, eu_hint=eu_hint)
     for c in cands:
         for actor in c.actors:
-            if actor.country == "EU" and not actor.body and eu_body:
-                actor = replace(actor, body=eu_body, jurisdiction=eu_body)
-            scope = (
-                c.scope
-                if c.scope_explicit
-                else stated_scope.get((actor.country, actor.subdivision or "", c.app), c.scope)
-            )
-            body = actor.body if scope == "government_devices" else ""
-            if c.action == "proposed" and actor.level != "supranational":
-                body = ""  # a bill or plan is the state's, not a body's rule for its own devices
-            if body and body != actor.body:
-                actor = replace(actor, body=body)
-            if not body and actor.body:
-                actor = replace(actor, body="")
-            why = {
-                "bg_not_news": not_news,
-                "bg_stated_old": c.stated_old,
-                "bg_recall": c.recall_cue and c.index > 0,
-                "bg_other_country": main_country is not None and actor.country != main_country,
-                "bg_recalled_actor": not actor.explicit
-                and actor.country not in explicit_news_countries
-                and any(a.explicit and a.country == actor.country for d in cands for a in d.actors),
-                "bg_deep_implicit": main_country is not None and c.index > 3 and not actor.explicit,
-            }
-            background = any(why.values())
-            holder = (actor.country, actor.subdivision or "", body)
-            second_app = False
-            if not background and holder in news:
-                prev = out[news[holder]].detection
-                if (prev.app, prev.action) != (c.app, c.action):
-                    # One news event per actor and article: a second app is the same
-                    # multi-app action (filed under the first), another action an older state.
-                    if prev.action != c.action:
-                        background = why["bg_older_state"] = True
-                    else:
-                        second_app = True
-            if not background and not second_app and main_country is None:
-                main_country = actor.country
-            announced = c.announced if c.announced else pub
-            if background and not c.stated_old:
-                announced = c.announced if c.announced != pub else None
-            det = Detection(
-                article_id=article_id,
-                jurisdiction=actor.jurisdiction,
-                country=actor.country,
-                subdivision=actor.subdivision,
-                level=actor.level,
-                app=c.app,
-                scope=scope,
-                action=c.action,
-                announced_on=announced,
-                evidence=c.evidence,
-                confidence=_confidence(c, actor, background),
-                body=body,
-                background=background,
-                scope_explicit=c.scope_explicit or scope != "nationwide",
-            )
-            key = (det.country, det.subdivision or "", det.app, det.scope, det.body, det.action)
-            if not background and not second_app:
-                news.setdefault(holder, key)
-            signals = _signals(c, actor, ctx, pub, announced, why, second_app)
-            prev_cand = out.get(key)
-            if prev_cand is None or (prev_cand.detection.background and not background):
-                out[key] = Candidate(det, signals, rule_keep=not second_app)
-                if c.date_stated:
-                    dated.add(key)
-                continue
-            prev_cand.signals["support"] += 1
-            prev = prev_cand.detection
-            if prev.background != background:
-                continue
-            merged = prev
-            if det.confidence > prev.confidence:
-                merged = replace(merged, confidence=det.confidence)
-            if c.date_stated and key not in dated:
-                # the headline has no date; the lead says "on Thursday"
-                merged = replace(merged, announced_on=det.announced_on)
-                dated.add(key)
-            prev_cand.detection = merged
-    found = list(out.values())
+            assembly.add(c, actor)
+    found = list(assembly.out.values())
     _mark_unscoped_twins(found)
     found.sort(key=lambda k: (not k.rule_keep, k.detection.background, -k.detection.confidence))
     return found
 
 
-def _signals(
-    c: _Candidate,
-    actor: _Actor,
-    ctx: _Context,
-    pub: dt.date,
-    announced: dt.date | None,
-    why: dict[str, bool],
-    second_app: bool,
-) -> dict[str, float]:
+def _recalled(c: _Candidate) -> bool:
+    """A clause that dates itself old or recalls (below the headline) states no news."""
+    return c.stated_old or (c.recall_cue and c.index > 0)
+
+
+@dataclass
+class _Reading:
+    """One clause candidate read for one of its actors: the fields its detection gets and why
+    the rules take it for background."""
+
+    c: _Candidate
+    actor: _Actor
+    scope: str
+    body: str
+    why: dict[str, bool]
+    background: bool
+    second_app: bool = False
+    announced: dt.date | None = None
+
+
+class _Assembly:
+    """The article's candidates filed in reading order. The first news step sets the main
+    country; one actor has one news event per article (a second app is the same multi-app
+    step, another action an older state); repeats of a step merge into its first reading."""
+
+    def __init__(
+        self,
+        cands: list[_Candidate],
+        article_id: str,
+        pub: dt.date,
+        ctx: _Context,
+        *,
+        not_news: bool,
+        eu_hint: str,
+    ) -> None:
+        self.cands, self.article_id, self.pub, self.ctx = cands, article_id, pub, ctx
+        self.not_news = not_news
+        # Scope stated anywhere in the article for an (actor, app) beats a default scope: the
+        # headline says "bans TikTok", the lead says "on government phones".
+        self.stated_scope: dict[tuple, str] = {}
+        for c in cands:
+            if c.scope_explicit and not _recalled(c):
+                for a in c.actors:
+                    self.stated_scope.setdefault((a.country, a.subdivision or "", c.app), c.scope)
+        self.explicit_news_countries = {
+            a.country for c in cands if not _recalled(c) for a in c.actors if a.explicit
+        }
+        self.eu_body = next(
+            (a.body for c in cands for a in c.actors if a.country == "EU" and a.body), eu_hint
+        )
+        self.out: dict[tuple, Candidate] = {}
+        self.main_country: str | None = None
+        self.news: dict[tuple, tuple] = {}  # (country, subdivision, body) -> key of its news
+        self.dated: set[tuple] = set()  # keys whose date comes from a stated time phrase
+
+    def add(self, c: _Candidate, actor: _Actor) -> None:
+        """Read one (clause candidate, actor) and file its detection."""
+        r = self._read(c, actor)
+        det = Detection(
+            article_id=self.article_id,
+            jurisdiction=r.actor.jurisdiction,
+            country=r.actor.country,
+            subdivision=r.actor.subdivision,
+            level=r.actor.level,
+            app=c.app,
+            scope=r.scope,
+            action=c.action,
+            announced_on=r.announced,
+            evidence=c.evidence,
+            confidence=_confidence(c, r.actor, r.background),
+            body=r.body,
+            background=r.background,
+            scope_explicit=c.scope_explicit or r.scope != "nationwide",
+        )
+        key = (det.country, det.subdivision or "", det.app, det.scope, det.body, det.action)
+        if not r.background and not r.second_app:
+            self.news.setdefault((r.actor.country, r.actor.subdivision or "", r.body), key)
+        self._file(key, det, _signals(r, self.ctx, self.pub), r)
+
+    def _read(self, c: _Candidate, actor: _Actor) -> _Reading:
+        actor, scope, body = self._fields(c, actor)
+        why = self._background_reasons(c, actor)
+        r = _Reading(c, actor, scope, body, why, background=any(why.values()))
+        if not r.background:
+            self._one_news_per_actor(r)
+        if not r.background and not r.second_app and self.main_country is None:
+            self.main_country = actor.country
+        r.announced = c.announced if c.announced else self.pub
+        if r.background and not c.stated_old:
+            r.announced = c.announced if c.announced != self.pub else None
+        return r
+
+    def _fields(self, c: _Candidate, actor: _Actor) -> tuple[_Actor, str, str]:
+        """(actor, scope, body): an EU actor gets the institution the article names; a default
+        scope the one stated elsewhere; a body only for a rule on its own devices."""
+        if actor.country == "EU" and not actor.body and self.eu_body:
+            actor = replace(actor, body=self.eu_body, jurisdiction=self.eu_body)
+        scope = (
+            c.scope
+            if c.scope_explicit
+            else self.stated_scope.get((actor.country, actor.subdivision or "", c.app), c.scope)
+        )
+        body = actor.body if scope == "government_devices" else ""
+        if c.action == "proposed" and actor.level != "supranational":
+            body = ""  # a bill or plan is the state's, not a body's rule for its own devices
+        if body != actor.body:
+            actor = replace(actor, body=body)
+        return actor, scope, body
+
+    def _background_reasons(self, c: _Candidate, actor: _Actor) -> dict[str, bool]:
+        """Each reason the rules see for taking the reading as recalled background."""
+        main = self.main_country
+        return {
+            "bg_not_news": self.not_news,
+            "bg_stated_old": c.stated_old,
+            "bg_recall": c.recall_cue and c.index > 0,
+            "bg_other_country": main is not None and actor.country != main,
+            "bg_recalled_actor": not actor.explicit
+            and actor.country not in self.explicit_news_countries
+            and any(
+                a.explicit and a.country == actor.country for d in self.cands for a in d.actors
+            ),
+            "bg_deep_implicit": main is not None and c.index > 3 and not actor.explicit,
+        }
+
+    def _one_news_per_actor(self, r: _Reading) -> None:
+        """A second news reading of an actor already filed: another app is the same multi-app
+        step (filed under the first), another action an older state."""
+        holder = (r.actor.country, r.actor.subdivision or "", r.body)
+        if holder not in self.news:
+            return
+        prev = self.out[self.news[holder]].detection
+        if (prev.app, prev.action) == (r.c.app, r.c.action):
+            return
+        if prev.action != r.c.action:
+            r.background = r.why["bg_older_state"] = True
+        else:
+            r.second_app = True
+
+    def _file(self, key: tuple, det: Detection, signals: dict[str, float], r: _Reading) -> None:
+        """The first reading of a step (news over background) is filed; a repeat adds support,
+        a higher confidence, and a stated date where the first had none."""
+        prev_cand = self.out.get(key)
+        if prev_cand is None or (prev_cand.detection.background and not r.background):
+            self.out[key] = Candidate(det, signals, rule_keep=not r.second_app)
+            if r.c.date_stated:
+                self.dated.add(key)
+            return
+        prev_cand.signals["support"] += 1
+        prev = prev_cand.detection
+        if prev.background != r.background:
+            return
+        merged = prev
+        if det.confidence > prev.confidence:
+            merged = replace(merged, confidence=det.confidence)
+        if r.c.date_stated and key not in self.dated:
+            # the headline has no date; the lead says "on Thursday"
+            merged = replace(merged, announced_on=det.announced_on)
+            self.dated.add(key)
+        prev_cand.detection = merged
+
+
+def _signals(r: _Reading, ctx: _Context, pub: dt.date) -> dict[str, float]:
     """What the rules saw of one candidate, as numbers for the learned model."""
-    gap = (pub - announced).days if announced else 0
+    c, actor = r.c, r.actor
+    gap = (pub - r.announced).days if r.announced else 0
     sig: dict[str, float] = {
         "index": float(c.index),
         "headline": float(c.index == 0),
@@ -418,13 +497,13 @@ def _signals(
         "main_app": float(c.app == ctx.app),
         "main_actor": float(ctx.actor is not None and ctx.actor.country == actor.country),
         "n_actors": float(len(c.actors)),
-        "second_app": float(second_app),
+        "second_app": float(r.second_app),
         "gap_days": float(max(-30, min(gap, 3650))),
         "gap_old": float(gap > 30),
         "support": 1.0,
         "twin": 0.0,
     }
-    sig.update({k: float(v) for k, v in why.items()})
+    sig.update({k: float(v) for k, v in r.why.items()})
     sig[f"action={c.action}"] = 1.0
     sig[f"level={actor.level}"] = 1.0
     sig[f"body_kind={actor.body_kind or 'none'}"] = 1.0

@@ -200,73 +200,37 @@ def _weak_proposal(clause: str) -> bool:
 
 
 def _read_clause(
-    clause: str, sentence: str, index: int, pub: dt.date, ctx: _Context, catalogue: AppCatalogue
+    clause: str,
+    sentence: str,
+    index: int,
+    *,
+    pub: dt.date,
+    ctx: _Context,
+    catalogue: AppCatalogue,
 ) -> _Candidate | None:
+    """The event a clause may state, or None where a step of the rules rules it out: no
+    reported action cue, a platform or company acting, no app, an object that is not an app,
+    no government actor."""
     found = _trigger(clause)
-    if found is None:
+    if found is None or not _cue_reports(clause, found[1]):
         return None
     action, trig = found
-    head = clause[: trig.start()]
-    if lx.CALL.search(head) or lx.CALL.search(clause[trig.start() : trig.end() + 40]):
-        return None
-    if lx.NEGATION.search(clause[max(0, trig.start() - 30) : trig.start()]):
-        return None
-    if re.search(r"\b(?:not|no)\s+(?:an?\s+)?(?:ban|block|Verbot)\b", clause, re.I):
-        return None
     apps = catalogue.find(clause)
     actors = find_actors(clause)
-    gov_before = [a for a in actors if a.end <= trig.start() and _is_actor(clause, a)]
-    named_apps = [a for a in apps if not a.generic]
-    # The app or a company acts on its own users or content: a platform action.
-    passive = _PASSIVE_BEFORE.search(head) and not trig.group(0).endswith("ing")
-    if action != "lifted" and not gov_before and not passive:
-        if any(a.end <= trig.start() for a in named_apps) or _COMPANY_NAMES.search(head):
-            return None
-        if any(a.generic and a.start <= 4 for a in apps) and _speaks_for_itself(head):
-            return None  # "The messaging service said it would pull out of ...": the app acts
-        if lx.COMPANY.search(head):
-            return None
-    company = lx.COMPANY.search(clause)
-    if company and not any(_is_actor(clause, a) for a in actors):
+    if _not_government(clause, trig, action, apps, actors):
         return None
-    if company and company.end() <= trig.start():
-        first_gov = min((a.start for a in gov_before), default=len(clause))
-        if company.start() < first_gov:
-            return None  # "The university in <state> said it blocked ...": not the state
     app, app_explicit, in_cat = _choose_app(clause, apps, trig, ctx)
     if not app and _FOLLOW_SUIT.search(clause) and ctx.app:
         app, app_explicit, in_cat = ctx.app, False, True  # "X has taken similar action"
-    if not app:
+    if not app or not _object_is_app(clause, trig, [a for a in apps if not a.generic]):
         return None
-    tail = clause[trig.end() : trig.end() + 30]
-    data_stop = re.search(r"(?:processing|collecting|using)$", trig.group(0))
-    if lx.NOT_APP_OBJECT.match(tail.lstrip()) and not data_stop:
-        return None  # "blocks accounts", "bans videos"; but "stop processing users' data"
-    trade = re.match(r"^\s*(?:the\s+)?(?:sales?|exports?|imports?)\b(?:\s+of)?", tail, re.I)
-    if trade and not any(0 <= a.start - (trig.end() + trade.end()) <= 12 for a in named_apps):
-        return None  # the sale of chips; but "bans sales of Kaspersky antivirus" is the app
-    if re.match(
-        r"^\s*(?:\w+\s+)?from\s+(?:leaving|entering|travel\w*|running|holding|standing)\b", tail
-    ):
-        return None  # a person barred from leaving the country, not an app
-    if re.search(
-        r"\bfrom\b[^.]{0,25}?\b(?:5G|supplying|equipment|infrastructure|contracts?|tenders?|"
-        r"procurement|rollout)\b",
-        clause[trig.end() : trig.end() + 60],
-    ):
-        return None  # a vendor barred from networks or contracts, not an app
     prefix = sentence[: max(0, sentence.find(clause))]
     chosen = _refine_actors(clause, _choose_actors(clause, actors, trig, ctx, prefix), ctx)
     if not chosen:
         return None
     kinds = {a.body if a.kind == "body" else a.kind for a in actors}
     scope, scope_explicit = _scope(clause, chosen[0], kinds)
-    times = find_times(clause, pub)
-    old = [t for t in times if (pub - t.date).days > RECENT_DAYS]
-    recent = [t for t in times if 0 <= (pub - t.date).days <= RECENT_DAYS]
-    announced = (old[0].date if old else None) if not recent else recent[0].date
-    if not recent and not old:
-        announced = pub
+    announced, stated_old, date_stated = _clause_date(clause, pub)
     recall = bool(lx.BACKGROUND.search(clause) or _FOLLOWED_SUIT.search(clause))
     return _Candidate(
         index=index,
@@ -278,13 +242,86 @@ def _read_clause(
         scope=scope,
         scope_explicit=scope_explicit,
         announced=announced,
-        stated_old=bool(old) and not recent,
-        date_stated=bool(recent or old),
+        stated_old=stated_old,
+        date_stated=date_stated,
         recall_cue=recall,
         also_cue=bool(lx.ALSO.search(clause)),
         evidence=sentence,
         weak_proposal=action == "proposed" and _weak_proposal(clause),
     )
+
+
+def _cue_reports(clause: str, trig: re.Match[str]) -> bool:
+    """Whether the action cue reports a step: not asked or argued for ("urges a ban"), not
+    denied ("did not block", "not a ban")."""
+    head = clause[: trig.start()]
+    if lx.CALL.search(head) or lx.CALL.search(clause[trig.start() : trig.end() + 40]):
+        return False
+    if lx.NEGATION.search(clause[max(0, trig.start() - 30) : trig.start()]):
+        return False
+    return not re.search(r"\b(?:not|no)\s+(?:an?\s+)?(?:ban|block|Verbot)\b", clause, re.I)
+
+
+def _not_government(
+    clause: str,
+    trig: re.Match[str],
+    action: str,
+    apps: list[AppMention],
+    actors: list[ActorMention],
+) -> bool:
+    """Whether the app itself or a company acts (on its own users, content or staff), not a
+    government: "Facebook suspends ...", "The university in <state> said it blocked ..."."""
+    head = clause[: trig.start()]
+    gov_before = [a for a in actors if a.end <= trig.start() and _is_actor(clause, a)]
+    passive = _PASSIVE_BEFORE.search(head) and not trig.group(0).endswith("ing")
+    if action != "lifted" and not gov_before and not passive:
+        if any(a.end <= trig.start() for a in apps if not a.generic):
+            return True
+        if _COMPANY_NAMES.search(head) or lx.COMPANY.search(head):
+            return True
+        if any(a.generic and a.start <= 4 for a in apps) and _speaks_for_itself(head):
+            return True  # "The messaging service said it would pull out of ...": the app acts
+    company = lx.COMPANY.search(clause)
+    if company and not any(_is_actor(clause, a) for a in actors):
+        return True
+    if company and company.end() <= trig.start():
+        first_gov = min((a.start for a in gov_before), default=len(clause))
+        return company.start() < first_gov
+    return False
+
+
+def _object_is_app(clause: str, trig: re.Match[str], named_apps: list[AppMention]) -> bool:
+    """Whether what the cue acts on is an app: not accounts or videos, the sale of chips, a
+    person barred from leaving, a vendor barred from networks or contracts."""
+    tail = clause[trig.end() : trig.end() + 30]
+    data_stop = re.search(r"(?:processing|collecting|using)$", trig.group(0))
+    if lx.NOT_APP_OBJECT.match(tail.lstrip()) and not data_stop:
+        return False  # "blocks accounts", "bans videos"; but "stop processing users' data"
+    trade = re.match(r"^\s*(?:the\s+)?(?:sales?|exports?|imports?)\b(?:\s+of)?", tail, re.I)
+    if trade and not any(0 <= a.start - (trig.end() + trade.end()) <= 12 for a in named_apps):
+        return False  # the sale of chips; but "bans sales of Kaspersky antivirus" is the app
+    if re.match(
+        r"^\s*(?:\w+\s+)?from\s+(?:leaving|entering|travel\w*|running|holding|standing)\b", tail
+    ):
+        return False
+    return not re.search(
+        r"\bfrom\b[^.]{0,25}?\b(?:5G|supplying|equipment|infrastructure|contracts?|tenders?|"
+        r"procurement|rollout)\b",
+        clause[trig.end() : trig.end() + 60],
+    )
+
+
+def _clause_date(clause: str, pub: dt.date) -> tuple[dt.date | None, bool, bool]:
+    """(announced, stated_old, date_stated): a recent time phrase dates the step; only an old
+    one dates it as recalled; none at all leaves the publication date."""
+    times = find_times(clause, pub)
+    old = [t for t in times if (pub - t.date).days > RECENT_DAYS]
+    recent = [t for t in times if 0 <= (pub - t.date).days <= RECENT_DAYS]
+    if recent:
+        return recent[0].date, False, True
+    if old:
+        return old[0].date, True, True
+    return pub, False, False
 
 
 def _choose_app(
@@ -406,48 +443,59 @@ def _choose_actors(
     eu = [a for a in actors if a.kind == "eu"]
     if eu:
         return [_actor_of(eu[0], "")]
-    places = [a for a in actors if a.kind != "body" and _is_actor(clause, a)]
-    bodies = [a for a in actors if a.kind == "body"]
-    before = [a for a in places if a.end <= trig.start()]
-    if before:
-        # "Canada, Belgium and India have taken similar action": every listed actor.
-        first = before[0]
-        group = [first]
-        for a in before[1:]:
-            gap = clause[group[-1].end : a.start]
-            if re.fullmatch(r"\s*(?:,|and|,\s*and)\s*", gap):
-                group.append(a)
-        return [_actor_of(a, _with_body(clause, a, actors)) for a in group]
-    after = [a for a in places if a.start >= trig.end()]
-    for a in after:
-        # "lifts Montana's ban", "blocked in Pakistan"
-        if _POSSESSIVE_BAN.match(clause[a.end :]) or re.search(
-            r"\b(?:in|across|throughout|en|in|im|em|nel|na|no)\s+$", clause[: a.start]
-        ):
-            return [_actor_of(a, _with_body(clause, a, actors))]
-    for a in actors:
-        # "back for Pakistani users": where the block applied
-        if a.kind == "demonym" and _WHERE_USERS.match(clause[a.end :]):
-            return [_actor_of(a, "")]
-    named_body = [b for b in bodies if b.country]
-    if named_body:
-        b = named_body[0]
-        return [_Actor(b.jurisdiction, b.country, None, "national", "", True, b.body)]
+    named = _named_actors(clause, actors, trig)
+    if named:
+        return named
     if prefix:
         found = find_actors(prefix)
         subject = [a for a in found if a.kind not in ("body", "eu") and _is_actor(prefix, a)]
         if subject:
             return [_actor_of(subject[0], _with_body(prefix, subject[0], found))]
-    if ctx.actor is not None and (bodies or ctx.actor):
-        body_kind = bodies[0].body if bodies else ""
-        actor = replace(ctx.actor, body_kind=body_kind or ctx.actor.body_kind)
-        if body_kind in _GOV_DEVICE_BODIES and not actor.body and actor.level != "supranational":
-            actor = replace(
-                actor,
-                body={"parliament": "Parliament", "military": "Ministry of Defence"}[body_kind],
-            )
-        return [replace(actor, explicit=False)]
+    return _article_actor(ctx, [a for a in actors if a.kind == "body"])
+
+
+def _named_actors(clause: str, actors: list[ActorMention], trig: re.Match[str]) -> list[_Actor]:
+    """The actors the clause names itself: the places before the cue (every one of a list),
+    else one after it ("lifts Montana's ban", "blocked in Pakistan"), else where users are
+    ("back for Pakistani users"), else a named body."""
+    places = [a for a in actors if a.kind != "body" and _is_actor(clause, a)]
+    before = [a for a in places if a.end <= trig.start()]
+    if before:
+        # "Canada, Belgium and India have taken similar action": every listed actor.
+        group = [before[0]]
+        for a in before[1:]:
+            gap = clause[group[-1].end : a.start]
+            if re.fullmatch(r"\s*(?:,|and|,\s*and)\s*", gap):
+                group.append(a)
+        return [_actor_of(a, _with_body(clause, a, actors)) for a in group]
+    for a in places:
+        if a.start >= trig.end() and (
+            _POSSESSIVE_BAN.match(clause[a.end :])
+            or re.search(r"\b(?:in|across|throughout|en|in|im|em|nel|na|no)\s+$", clause[: a.start])
+        ):
+            return [_actor_of(a, _with_body(clause, a, actors))]
+    for a in actors:
+        if a.kind == "demonym" and _WHERE_USERS.match(clause[a.end :]):
+            return [_actor_of(a, "")]
+    b = next((b for b in actors if b.kind == "body" and b.country), None)
+    if b is not None:
+        return [_Actor(b.jurisdiction, b.country, None, "national", "", True, b.body)]
     return []
+
+
+def _article_actor(ctx: _Context, bodies: list[ActorMention]) -> list[_Actor]:
+    """The article's main actor, where the clause names none or only a bare body ("the court");
+    the body kind it names rides along."""
+    if ctx.actor is None:
+        return []
+    body_kind = bodies[0].body if bodies else ""
+    actor = replace(ctx.actor, body_kind=body_kind or ctx.actor.body_kind)
+    if body_kind in _GOV_DEVICE_BODIES and not actor.body and actor.level != "supranational":
+        actor = replace(
+            actor,
+            body={"parliament": "Parliament", "military": "Ministry of Defence"}[body_kind],
+        )
+    return [replace(actor, explicit=False)]
 
 
 def _refine_actors(clause: str, chosen: list[_Actor], ctx: _Context) -> list[_Actor]:
