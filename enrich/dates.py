@@ -188,6 +188,8 @@ def _day(day: str, month: str, year: str | None, ref: dt.date) -> tuple[dt.date,
 
 
 def _dmy(g: tuple[str | None, ...], ref: dt.date) -> tuple[dt.date, str] | None:
+    if g[1] == "may" and not g[2]:
+        return None  # "3 may be blocked": the month is written "May", the modal verb is not
     return _day(g[0] or "", g[1] or "", g[2], ref)
 
 
@@ -248,6 +250,14 @@ _RESOLVERS: dict[str, Callable[[tuple[str | None, ...], dt.date], tuple[dt.date,
 }
 
 
+# An article between the effect word and the date ("hasta el 30 de junio", "bis zum 30. April")
+# still makes it the end or start of the measure; stripped here, not in EFFECT_TIME, which the
+# detector's trained features read as it is.
+_ARTICLE_BEFORE = re.compile(
+    r"\b(?:el|la|los|le|les|the|dem|den|der|zum|zur|il|lo|o|a)\s+$", re.IGNORECASE
+)
+
+
 def find_times(sentence: str, published: dt.date) -> list[TimeRef]:
     """Announcement-time phrases in `sentence`, resolved against `published`, in text order."""
     refs: list[TimeRef] = []
@@ -256,7 +266,8 @@ def find_times(sentence: str, published: dt.date) -> list[TimeRef]:
         for m in pattern.finditer(sentence):
             if any(not (m.end() <= a or m.start() >= b) for a, b in taken):
                 continue
-            if EFFECT_TIME.search(sentence[max(0, m.start() - 16) : m.start()]):
+            before = _ARTICLE_BEFORE.sub("", sentence[max(0, m.start() - 20) : m.start()])
+            if EFFECT_TIME.search(before):
                 taken.append(m.span())  # "until July 8": when it ends, not when announced
                 continue
             ref = _RESOLVERS[kind](m.groups(), published)

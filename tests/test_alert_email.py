@@ -14,10 +14,10 @@ import functools
 from banwatch.alerts.send import SmtpMailer, send_alerts
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import store
-from conftest import make_detection
 
 from banwatch.config import AlertSettings
 from banwatch.records import Article, Detection
+from tests.support.factories import make_detection
 
 NOW = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
 RECIPIENTS = ["analyst.one@example.net", "analyst.two@example.com"]

@@ -17,13 +17,13 @@ import tomli_w
 from banwatch.warehouse import store
 from banwatch.warehouse.migrations import MIGRATIONS
 from click.testing import CliRunner
-from conftest import make_detection
 
 from banwatch import pipeline
 from banwatch.cli import cli
 from banwatch.config import Settings, load_settings
 from banwatch.records import Article, Detection
 from banwatch.staging import write_records
+from tests.support.factories import make_detection
 from tests.support.mailsink import MailSink
 
 NOW = dt.datetime(2026, 3, 16, 9, tzinfo=dt.UTC)

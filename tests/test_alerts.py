@@ -16,10 +16,10 @@ from banwatch.alerts.compose import compose_alert
 from banwatch.alerts.send import SmtpMailer, send_alerts
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import store
-from conftest import make_detection
 
 from banwatch.config import AlertSettings
 from banwatch.records import Article, Detection, Event
+from tests.support.factories import make_detection
 from tests.support.mailsink import MailSink, free_port
 
 NOW = dt.datetime(2025, 3, 10, 9, 30, tzinfo=dt.UTC)

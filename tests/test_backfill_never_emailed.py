@@ -15,13 +15,13 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import article_page
 
 from banwatch import pipeline
 from banwatch.cli import cli
 from banwatch.config import load_settings
 from banwatch.demo import write_config
 from tests.support.newsroom import NewsItem
+from tests.support.pages import article_page
 
 FILLER = (
     "Officials said the measure would be reviewed after six months and that other services "

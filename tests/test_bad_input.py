@@ -13,12 +13,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import NOW, article_page
 
 from banwatch import pipeline
 from banwatch.config import settings_from_dict
+from tests.support.factories import NOW
 from tests.support.mailsink import MailSink
 from tests.support.newsroom import NewsItem, Newsroom
+from tests.support.pages import article_page
 
 BAN_PARAGRAPHS = (
     "Norway has banned the messaging app Telegram from all government phones with immediate "

@@ -13,10 +13,10 @@ import tomli_w
 from banwatch.enrich.novelty import event_id_for, resolve_events
 from banwatch.warehouse import store
 from click.testing import CliRunner
-from conftest import make_detection
 
 from banwatch import __version__
 from banwatch.cli import cli
+from tests.support.factories import make_detection
 
 ANNOUNCED = dt.date(2026, 3, 16)
 SEEN = dt.datetime(2026, 3, 16, 18, tzinfo=dt.UTC)

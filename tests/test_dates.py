@@ -155,9 +155,6 @@ def test_the_announcement_is_kept_beside_an_effect_date(sentence: str, expected:
     assert resolved(sentence, FRIDAY) == [(THURSDAY, "day", expected)]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="EFFECT_TIME must touch the date: an article between ('el', 'zum') hides it"
-)
 @pytest.mark.parametrize(
     "sentence",
     [
@@ -194,7 +191,6 @@ def test_may_with_a_year_is_the_month() -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="'<number> may' is read as a day of May (dmy pattern)")
 def test_a_number_before_the_verb_may_is_not_a_day_of_may() -> None:
     assert resolved("Of the apps on the list, 3 may be blocked.", FRIDAY) == []
 

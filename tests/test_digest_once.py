@@ -14,13 +14,13 @@ import duckdb
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import store
 from click.testing import CliRunner
-from conftest import make_detection
 
 from banwatch import pipeline
 from banwatch.cli import cli
 from banwatch.config import Settings, settings_from_dict
 from banwatch.demo import write_config
 from banwatch.sample import load_sample
+from tests.support.factories import make_detection
 from tests.support.mailsink import MailSink
 from tests.support.newsroom import Newsroom
 

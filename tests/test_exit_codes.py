@@ -16,8 +16,8 @@ import pytest
 import tomli_w
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import store
-from conftest import make_detection
 
+from tests.support.factories import make_detection
 from tests.support.mailsink import MailSink, free_port
 
 ROOT = Path(__file__).resolve().parents[1]

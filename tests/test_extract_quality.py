@@ -14,7 +14,7 @@ import pytest
 from banwatch.ingest.extract import fetch_and_extract, page_language
 
 from banwatch.records import Outcome, ParsedEntry
-from tests.conftest import DEFAULT_PARAGRAPHS, article_page
+from tests.support.pages import DEFAULT_PARAGRAPHS, article_page
 
 SECTIONS = (
     "Home", "World news", "Business and markets", "Technology", "Science and environment",

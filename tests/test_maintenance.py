@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import store
-from conftest import make_detection
 
 from banwatch import pipeline
 from banwatch.config import settings_from_dict
+from tests.support.factories import make_detection
 from tests.support.mailsink import MailSink
 
 DAY = dt.date(2026, 3, 16)

@@ -22,7 +22,6 @@ import tomli_w
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import report_queries, store
 from click.testing import CliRunner
-from conftest import make_detection
 from markupsafe import escape
 
 from banwatch import pipeline
@@ -30,6 +29,7 @@ from banwatch.cli import cli
 from banwatch.config import Settings, settings_from_dict
 from banwatch.demo import write_config
 from banwatch.sample import load_sample
+from tests.support.factories import make_detection
 from tests.support.mailsink import MailSink
 from tests.support.newsroom import Newsroom
 

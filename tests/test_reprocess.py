@@ -15,12 +15,12 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import NOW
 
 from banwatch import pipeline
 from banwatch.cli import cli
 from banwatch.config import load_settings
 from banwatch.demo import write_config
+from tests.support.factories import NOW
 
 FILLER = (
     "Officials said the measure would be reviewed after six months and that other services "

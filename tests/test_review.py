@@ -21,11 +21,12 @@ from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import store
 from banwatch.warehouse.review import judge
 from click.testing import CliRunner
-from conftest import article_page, make_detection
 
 from banwatch.cli import cli
 from banwatch.demo import write_config
+from tests.support.factories import make_detection
 from tests.support.newsroom import NewsItem
+from tests.support.pages import article_page
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)  # `banwatch run` judges recency by the clock

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import store
-from conftest import article_page, make_detection
 
 from banwatch import pipeline
 from banwatch.config import settings_from_dict
+from tests.support.factories import make_detection
 from tests.support.newsroom import NewsItem
+from tests.support.pages import article_page
 
 SEEN = dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC)
 

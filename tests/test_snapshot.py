@@ -19,7 +19,6 @@ import pytest
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import snapshot, store
 from click.testing import CliRunner
-from conftest import make_detection
 
 from banwatch import pipeline
 from banwatch.cli import cli
@@ -28,6 +27,7 @@ from banwatch.demo import write_config
 from banwatch.errors import WarehouseError
 from banwatch.records import Article, FeedResult, Outcome
 from banwatch.sample import load_sample
+from tests.support.factories import make_detection
 from tests.support.mailsink import MailSink
 from tests.support.newsroom import Newsroom
 

@@ -16,9 +16,9 @@ import tomli_w
 from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import store
 from click.testing import CliRunner
-from conftest import make_detection
 
 from banwatch.cli import cli
+from tests.support.factories import make_detection
 
 SEEN = dt.datetime(2026, 3, 16, 18, tzinfo=dt.UTC)
 SECRET = "hunter2-local-only"

@@ -21,7 +21,6 @@ import duckdb
 import numpy as np
 import pytest
 import tomli_w
-from conftest import make_detection
 
 from banwatch import pipeline
 from banwatch.config import Settings, load_settings
@@ -36,6 +35,7 @@ from banwatch.records import (
     StoryAssignment,
 )
 from banwatch.staging import StagingError, read_matrix, read_records, write_matrix, write_records
+from tests.support.factories import make_detection
 
 NOW = dt.datetime(2026, 3, 16, 9, 30, tzinfo=dt.UTC)
 

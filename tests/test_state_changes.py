@@ -11,12 +11,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import article_page
 
 from banwatch import pipeline
 from banwatch.config import settings_from_dict
 from tests.support.mailsink import MailSink
 from tests.support.newsroom import NewsItem, Newsroom
+from tests.support.pages import article_page
 
 START = dt.datetime(2026, 2, 2, 9, tzinfo=dt.UTC)  # a Monday
 # the day each state was announced, as its articles date it ("on Tuesday" in a Friday paper)

@@ -19,7 +19,6 @@ from banwatch.enrich.novelty import resolve_events
 from banwatch.warehouse import schema, store
 from banwatch.warehouse.load import insert_arrow
 from banwatch.warehouse.migrations import MIGRATIONS, migrate
-from conftest import make_detection
 
 from banwatch.errors import WarehouseError
 from banwatch.records import (
@@ -30,6 +29,7 @@ from banwatch.records import (
     PassSummary,
     StoryAssignment,
 )
+from tests.support.factories import make_detection
 
 NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -1,6 +1,6 @@
 """Factories for the records tests build by hand, importable from any test module.
 
-`from conftest import ...` works only while pytest puts `tests/` itself on `sys.path` (its
+Not conftest: `from conftest import ...` works only while pytest puts `tests/` on `sys.path` (its
 default "prepend" import mode, one conftest of that name); `tests.support` is a package on the
 configured `pythonpath`, so `from tests.support.factories import make_detection` holds in every
 import mode and from the benches and scripts too.
