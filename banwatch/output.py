@@ -32,9 +32,6 @@ FORMATS = ("table", "csv", "json")
 CELL_WIDTH = 60  # a table cell longer than this is cut with "…"
 _GAP = "  "  # between table columns (tabulate's "simple" format)
 
-# Headers as wide as their text, not two wider: the tables read as they did before tabulate.
-tabulate_module.MIN_PADDING = 0
-
 
 def jsonable(value: Any) -> Any:
     """A value as JSON and CSV carry it: dates in ISO 8601, bytes as their length."""
@@ -82,6 +79,17 @@ def _emit_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         writer.writerows([[jsonable(v) for v in r] for r in batch])
 
 
+def _tabulate(cells: list[list[str]], columns: Sequence[str]) -> str:
+    """tabulate's "simple" table with headers as wide as their text, not two wider (the tables
+    read as they did before tabulate). MIN_PADDING is a module global of tabulate's, so it is
+    set for this call only and other users of tabulate in the process are left as they were."""
+    saved, tabulate_module.MIN_PADDING = tabulate_module.MIN_PADDING, 0
+    try:
+        return tabulate(cells, headers=list(columns), tablefmt="simple", disable_numparse=True)
+    finally:
+        tabulate_module.MIN_PADDING = saved
+
+
 def _emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """tabulate lays out the first batch (all of a list), so output starts at once; later
     batches of a stream keep the first batch's column widths."""
@@ -89,7 +97,7 @@ def _emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     first = list(it) if isinstance(rows, Sequence) else list(itertools.islice(it, FETCH_CHUNK))
     cells = [[cell(v) for v in r] for r in first]
     # every cell is text, left-aligned, exactly as `cell` wrote it
-    click.echo(tabulate(cells, headers=list(columns), tablefmt="simple", disable_numparse=True))
+    click.echo(_tabulate(cells, columns))
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     for batch in batches(it):
         lines = (
