@@ -326,6 +326,12 @@ class EventSettings(_Section):
         "wider ban of its own.",
         30,
     )
+    story_sources: bool = _doc(
+        'An article with no reading of its own ("the video app is back on phones") counts as '
+        "a source of the event its story's other articles resolved to, when one event holds "
+        "most of them: an event's sources are its whole story's outlets.",
+        True,
+    )
 
 
 class SmtpLogin(BaseSettings):

@@ -31,7 +31,14 @@ from typing import Any, Self
 
 from banwatch.config import Settings
 from banwatch.errors import ConfigError
-from banwatch.records import Article, Detection, FeedResult, ParsedEntry, PassSummary
+from banwatch.records import (
+    Article,
+    Detection,
+    FeedResult,
+    ParsedEntry,
+    PassSummary,
+    StoryAssignment,
+)
 from banwatch.staging import read_matrix, read_records, write_matrix, write_records
 
 logger = logging.getLogger(__name__)
@@ -506,7 +513,9 @@ def load(
             checkpoint("load:embeddings")
             new_stories = store.load_stories(con, stories["assignments"], now)
             checkpoint("load:stories")
-            new_events, applied = _load_events(settings, con, detections, articles, seen_at)
+            new_events, applied = _load_events(
+                settings, con, detections, articles, seen_at, assignments=stories["assignments"]
+            )
             checkpoint("load:events")
         checkpoint("load:committed")
         _update_story_index(settings, con, stories["model"])
@@ -527,10 +536,15 @@ def _load_events(
     detections: list[Detection],
     articles: Sequence[Article],
     seen_at: Mapping[str, dt.datetime],
+    *,
+    assignments: Sequence[StoryAssignment],
 ) -> tuple[int, dict[str, int]]:
     """Store the detections and resolve them into events against the warehouse's history
-    (inside `load`'s transaction); returns the new events and `apply_resolution`'s counts."""
-    from banwatch.enrich.novelty import holder_of, inherit_scopes, resolve_events
+    (inside `load`'s transaction); returns the new events and `apply_resolution`'s counts.
+
+    With `events.story_sources`, the stories of this pass's articles (and the stored sources in
+    them) go along, so a story-mate without a reading of its own becomes a source."""
+    from banwatch.enrich.novelty import Sourcing, holder_of, inherit_scopes, resolve_events
     from banwatch.faults import checkpoint
     from banwatch.warehouse import store
 
@@ -541,7 +555,14 @@ def _load_events(
     )
     store.load_detections(con, detections)
     checkpoint("load:detections")
-    history = store.situation_history(con, {d.situation for d in detections})
+    situations = {d.situation for d in detections}
+    stories: dict[str, str] = {}
+    if settings.events.story_sources:
+        story_of = {a.article_id: a.story_id for a in assignments}
+        stories, mates = store.story_sources(con, story_of.values())
+        stories |= story_of
+        situations |= mates
+    history = store.situation_history(con, situations)
     resolution = resolve_events(
         detections,
         history,
@@ -550,7 +571,9 @@ def _load_events(
         urls={a.article_id: a.url for a in articles},
         outlets={a.article_id: a.site_name or a.feed_name for a in articles},
         min_confidence=settings.alerts.min_confidence,
-        policy=settings.events,
+        policy=Sourcing(
+            settings.events, start_confidence=settings.detect.min_confidence, stories=stories
+        ),
     )
     return len(resolution.new_events), store.apply_resolution(con, resolution)
 

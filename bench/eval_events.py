@@ -35,8 +35,10 @@ import re
 import tempfile
 import time
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from banwatch.enrich.apps import AppCatalogue
 
@@ -54,6 +56,14 @@ logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent
 RECENCY_DAYS = 14  # as the e2e config: alerts.recency_days
+# Candidates below `detect.min_confidence` but at or above this may add a source to an event
+# surer detections started (`detect_ban_events(join_confidence=)`). The pipeline does not do
+# this (yet), so it is off here too unless $BANWATCH_JOIN_CONFIDENCE sets it (e.g. 0.2, an
+# experiment: +2/0/0/+1 exact source counts on eval/fulltext/devset/holdout).
+JOIN_CONFIDENCE = float(os.environ.get("BANWATCH_JOIN_CONFIDENCE", "1"))
+# Articles with no news reading of their own count as sources of their story's event, as the
+# pipeline does with `events.story_sources` (default on); $BANWATCH_STORY_SOURCES=0 turns it off.
+STORY_SOURCES = os.environ.get("BANWATCH_STORY_SOURCES", "1") != "0"
 BODY_SEPARATOR = " || "
 LOCAL_SETS = {"devset": REPO / "bench" / "devset", "holdout": REPO / "bench" / "holdout"}
 SHARED_SETS = {"eval": "eval", "eval-fulltext": "eval-fulltext"}
@@ -149,34 +159,65 @@ def article_mode(
         min_confidence=min_confidence,
         model=load_model(model_path) if decider == "model" else None,
         decider=decider,
+        join_confidence=JOIN_CONFIDENCE if JOIN_CONFIDENCE < min_confidence else None,
     )
-    events = events_from_detections(detections, rows, alerts_min_confidence)
+    stories = story_ids(batch) if STORY_SOURCES and batch else None
+    events = events_from_detections(
+        detections, rows, alerts_min_confidence, start_confidence=min_confidence, stories=stories
+    )
     return events, time.process_time() - started
 
 
+def story_ids(articles: list) -> dict[str, str]:
+    """Article id -> story id from the real stories step over these articles (one pass, the
+    default `[dedupe]` and `[embed]` settings), as the load step would pass it to novelty."""
+    from banwatch.enrich.dedupe import NewArticles, StoredArticles, dedupe_stories
+    from banwatch.enrich.embed import embed_texts, embedder_from
+    from banwatch.enrich.story_index import signature_of
+
+    from banwatch.config import DedupeSettings, EmbedSettings
+    from banwatch.errors import BanwatchError
+
+    settings = DedupeSettings()
+    matrix = embed_texts([a.lead for a in articles], embedder_from(EmbedSettings()))
+    new = NewArticles(
+        [a.article_id for a in articles],
+        [a.published_at for a in articles],
+        matrix,
+        [signature_of(a.title, a.text, a.language) for a in articles],
+    )
+
+    def group(decider: str) -> list:
+        return dedupe_stories(
+            new,
+            StoredArticles.empty(matrix.shape[1]),
+            threshold=settings.threshold,
+            window_days=settings.window_days,
+            now=max(a.published_at for a in articles),
+            model_languages=settings.model_languages,
+            decider=decider,
+        )[0]
+
+    try:
+        assigned = group(settings.decider)
+    except BanwatchError as exc:  # a pair model being retrained: the hand rules still group
+        print(f"stories: {exc}; grouped with decider 'rules'")
+        assigned = group("rules")
+    return {a.article_id: a.story_id for a in assigned}
+
+
 def events_from_detections(
-    detections: list, rows: list[dict[str, str]], alerts_min_confidence: float | None = None
+    detections: list,
+    rows: list[dict[str, str]],
+    alerts_min_confidence: float | None = None,
+    *,
+    start_confidence: float = 0.0,
+    stories: dict[str, str] | None = None,
 ) -> list[PredictedEvent]:
     """Resolve detections into events exactly as the load step does (`enrich.novelty`), each
     article first seen when it was published, and tag each event with its rows."""
-    from banwatch.enrich.novelty import inherit_scopes, resolve_events
-
     by_id = {row["item_id"]: row for row in rows}
-    extra = {}
-    if (
-        alerts_min_confidence is not None
-        and "min_confidence" in inspect.signature(resolve_events).parameters
-    ):
-        extra["min_confidence"] = alerts_min_confidence
-    resolution = resolve_events(
-        inherit_scopes(detections, {}),
-        {},
-        seen_at={r["item_id"]: _published(r) for r in rows},
-        recency_days=RECENCY_DAYS,
-        urls={r["item_id"]: r["item_id"] for r in rows},
-        outlets={r["item_id"]: r["outlet"] for r in rows},
-        **extra,
-    )
+    resolution = _resolve(detections, rows, alerts_min_confidence, start_confidence, stories)
     sources: dict[str, set[str]] = defaultdict(set)
     for src in resolution.sources:
         sources[src.event_id].add(src.article_id)
@@ -185,10 +226,39 @@ def events_from_detections(
         ev = PredictedEvent(
             e.country, e.subdivision, e.app, e.scope, e.action, e.announced_on,
             e.confidence, e.evidence, status=_status(e, alerts_min_confidence),
+            event_id=e.event_id,
         )  # fmt: skip
         _attach(ev, sources[e.event_id], by_id)
         events.append(ev)
     return events
+
+
+def _resolve(
+    detections: list,
+    rows: list[dict[str, str]],
+    alerts_min_confidence: float | None,
+    start_confidence: float = 0.0,
+    stories: dict[str, str] | None = None,
+):
+    """`enrich.novelty` over the detections, each article first seen when it was published."""
+    from banwatch.enrich.novelty import Sourcing, inherit_scopes, resolve_events
+
+    policy = Sourcing(start_confidence=start_confidence, stories=stories or {})
+    extra: dict[str, Any] = {"policy": policy}
+    if (
+        alerts_min_confidence is not None
+        and "min_confidence" in inspect.signature(resolve_events).parameters
+    ):
+        extra["min_confidence"] = alerts_min_confidence
+    return resolve_events(
+        inherit_scopes(detections, {}),
+        {},
+        seen_at={r["item_id"]: _published(r) for r in rows},
+        recency_days=RECENCY_DAYS,
+        urls={r["item_id"]: r["item_id"] for r in rows},
+        outlets={r["item_id"]: r["outlet"] for r in rows},
+        **extra,
+    )
 
 
 def _attach(ev: PredictedEvent, article_ids: set[str], by_id: dict[str, dict[str, str]]) -> None:
@@ -216,6 +286,136 @@ def source_count_line(report, articles: list[dict[str, str]]) -> str:
         f"source_count exact for {exact}/{n} matched events ({exact / max(n, 1):.2f}); "
         f"too low {low}, too high {high}"
     )
+
+
+# --- why source counts are low (--sources) ---------------------------------------------------
+
+
+@dataclass
+class _Seen:
+    """What the detector and novelty made of one article: its detections (after the floor),
+    every candidate with its probability (before it), and the events it became a source of."""
+
+    detections: list = field(default_factory=list)
+    candidates: list[tuple[Any, float]] = field(default_factory=list)
+    events: set[str] = field(default_factory=set)
+
+
+def _key_of(d) -> tuple[str, str, str, str, str]:
+    return (str(d.country), d.subdivision or "", str(d.app), str(d.scope), str(d.action))
+
+
+def _differs(key: tuple[str, ...], gold: tuple[str, ...]) -> str:
+    """The first field in which a detection differs from the gold event: which kind of miss."""
+    if key[:3] != gold[:3]:
+        return "jurisdiction/app"
+    if key[3] != gold[3]:
+        return "scope"
+    if key[4] != gold[4]:
+        return "action"
+    return "date"
+
+
+def _seen_articles(
+    rows: list[dict[str, str]], min_confidence: float, alerts: float | None, model_path: str
+) -> tuple[dict[str, _Seen], dict[str, Any]]:
+    """Run the detector twice (the pipeline's floor, and every candidate's probability) and
+    novelty once; returns what each article became and the resolved events by id."""
+    from banwatch.enrich.detect import detect_ban_events, find_candidates, load_model
+    from banwatch.enrich.detect.decide import ArticleCandidates, featurize
+    from banwatch.enrich.detect.features import feature_matrix
+
+    from banwatch.records import Article
+
+    model = load_model(model_path)
+    seen: dict[str, _Seen] = defaultdict(_Seen)
+    items = []
+    for row in rows:
+        found = find_candidates(
+            row["headline"], article_text(row), _published(row),
+            article_id=row["item_id"], language=row["lang"],
+        )  # fmt: skip
+        items.append(ArticleCandidates(row["item_id"], row["headline"], found))
+    batch = featurize(items)
+    probability = model.probability(feature_matrix(batch.named, model.names))
+    for (i, j), prob in zip(batch.where, probability, strict=True):
+        seen[items[i].article_id].candidates.append((items[i].candidates[j], float(prob)))
+    articles = [
+        Article(r["item_id"], r["item_id"], r["outlet"], r["headline"], article_text(r),
+                _published(r), language=r["lang"])
+        for r in rows
+    ]  # fmt: skip
+    detections, _ = detect_ban_events(
+        articles,
+        min_confidence=min_confidence,
+        model=model,
+        join_confidence=JOIN_CONFIDENCE if JOIN_CONFIDENCE < min_confidence else None,
+    )
+    for d in detections:
+        seen[d.article_id].detections.append(d)
+    stories = story_ids(articles) if STORY_SOURCES else None
+    resolution = _resolve(detections, rows, alerts, min_confidence, stories)
+    for src in resolution.sources:
+        seen[src.article_id].events.add(src.event_id)
+    return seen, {e.event_id: e for e in resolution.new_events}
+
+
+def _why_missed(
+    seen: _Seen, gold_key: tuple[str, ...], events: dict[str, Any], owners: dict[str, str]
+) -> tuple[str, str]:
+    """(cause, detail) of a gold source article missing from its matched event."""
+    news = [d for d in seen.detections if not d.background]
+    if seen.events:
+        parts = []
+        for event_id in sorted(seen.events):
+            e = events[event_id]
+            parts.append(f"{_key_of(e)} {e.announced_on} -> {owners.get(event_id, 'false alarm')}")
+        kinds = sorted({_differs(_key_of(d), gold_key) for d in news})
+        return "other event: " + "+".join(kinds), "; ".join(parts)
+    if seen.detections:
+        same = any(_key_of(d)[:3] == gold_key[:3] for d in seen.detections)
+        return ("background" if same else "background, other app/jurisdiction"), ", ".join(
+            f"{_key_of(d)} {d.announced_on}" for d in seen.detections
+        )
+    same_key = [(c, p) for c, p in seen.candidates if _key_of(c.detection) == gold_key]
+    if same_key:
+        c, prob = max(same_key, key=lambda cp: cp[1])
+        bg = " (rules: background)" if c.detection.background else ""
+        return "below detect.min_confidence" + bg, f"p={prob:.2f} {c.detection.evidence[:90]}"
+    if seen.candidates:
+        c, prob = max(seen.candidates, key=lambda cp: cp[1])
+        return "only other-key candidates", f"{_key_of(c.detection)} p={prob:.2f}"
+    return "no candidate at all", ""
+
+
+def source_lines(
+    report, articles: list[dict[str, str]], *, model_path: str = "", alerts: float | None = None
+) -> list[str]:
+    """For each matched event with too few sources (distinct outlets), each gold source article
+    whose outlet is not counted and what became of it, then the tally of causes."""
+    detect_floor, alerts_default = default_thresholds()
+    seen, events = _seen_articles(
+        articles, detect_floor, alerts_default if alerts is None else alerts, model_path
+    )
+    rows = {a["item_id"]: a for a in articles}
+    owners = {p.event_id: g.event_id for g, p in report.matches}
+    causes: Counter[str] = Counter()
+    out = ["-- source articles missing from matched events (--sources)"]
+    for g, p in report.matches:
+        counted = {rows[i]["outlet"] for i in p.article_ids if i in rows}
+        missing = sorted(i for i in g.article_ids if i in rows and rows[i]["outlet"] not in counted)
+        if not missing:
+            continue
+        out.append(f"  EVENT {g.event_id} {g.key} {g.announced_on}: {len(missing)} missing")
+        for article_id in missing:
+            cause, detail = _why_missed(seen[article_id], g.key, events, owners)
+            causes[cause] += 1
+            out.append(f"    {article_id} [{rows[article_id]['label']}] {cause} | {detail}")
+    out.append(
+        "missing source articles by cause: "
+        + ", ".join(f"{c} {n}" for c, n in causes.most_common())
+    )
+    return out
 
 
 def _catalogue_apps() -> set[str]:
@@ -433,6 +633,11 @@ def main(argv: list[str] | None = None) -> Evaluation:
         help="a set's folder, or eval / eval-fulltext / devset / holdout",
     )
     parser.add_argument("--details", action="store_true", help="list misses and false alarms")
+    parser.add_argument(
+        "--sources",
+        action="store_true",
+        help="article mode: why matched events have too few sources (each missing article)",
+    )
     parser.add_argument("--model", default="", help="detector model file ([detect] model_path)")
     parser.add_argument(
         "--min-confidence",
@@ -460,6 +665,9 @@ def main(argv: list[str] | None = None) -> Evaluation:
     for line in result.lines(details=args.details):
         print(line)
     print(source_count_line(result.all, articles))
+    if args.sources and args.mode == "article":
+        print("\n".join(source_lines(result.all, articles, model_path=args.model,
+                                     alerts=args.min_confidence)))  # fmt: skip
     if args.outside:
         found, total, misses = outside_catalogue(articles, gold)
         print(

@@ -63,6 +63,7 @@ class PredictedEvent:
     labels: set[str] = field(default_factory=set)  # labels of the articles behind it
     emails: int = 0  # alert emails sent for it (e2e mode)
     status: str = "news"  # news | candidate | historical (as the warehouse would store it)
+    event_id: str = ""  # the resolved event's id where known (article mode)
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:

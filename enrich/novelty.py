@@ -283,6 +283,24 @@ def _bans_in_force(states: Sequence[KnownState], on: dt.date) -> list[tuple[str,
     return sorted(found, key=lambda x: x[2])
 
 
+@dataclass(frozen=True)
+class Sourcing:
+    """The join windows (`events`, `[events]`) and what makes an article a source beyond its
+    own sure detection.
+
+    A detection below `start_confidence` (the detector's floor, `detect.min_confidence`: a
+    weak reading `detect_ban_events(join_confidence=)` kept) only adds a source to an event
+    surer detections started, stored or in this batch, under the same join rules; alone it
+    starts nothing. `stories` (article id -> story id, the stories step's grouping) lets an
+    article with no news reading of its own count as a source of the event its story resolved
+    to (`_Batch.attach_story_mates`): the sources of an event are its whole story's outlets.
+    """
+
+    events: EventSettings = DEFAULT_POLICY
+    start_confidence: float = 0.0
+    stories: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class _Batch:
     """What resolving one batch needs about its articles, and the situations' timelines."""
@@ -340,8 +358,17 @@ class _Batch:
         timeline.sort(key=lambda w: (w.date, w.event.event_id))
         return target
 
-    def add_source(self, target: _Working, d: Detection, date: dt.date) -> None:
-        """One source per article: its most confident sentence. A stored source is kept."""
+    def existing(self, d: Detection, date: dt.date) -> _Working | None:
+        """The known event a weak detection joins, if any (it never starts one)."""
+        timeline = self.timelines.get(d.situation, [])
+        return _find(timeline, self.mentions.get(d.situation, []), date, d.action, self.policy)
+
+    def add_source(
+        self, target: _Working, d: Detection, date: dt.date, *, weak: bool = False
+    ) -> None:
+        """One source per article: its most confident sentence. A stored source is kept. A weak
+        source (below the start floor) does not make the event first seen earlier: nothing
+        would have reported the event from it alone."""
         current = target.sources.get(d.article_id)
         if current is not None and not (
             d.article_id in target.added and d.confidence > current.confidence
@@ -360,9 +387,55 @@ class _Batch:
         )
         if d.article_id not in target.added:
             target.added.append(d.article_id)
-        if target.is_new and d.article_id in self.seen_at:
+        if target.is_new and not weak and d.article_id in self.seen_at:
             first = min(target.event.first_seen_at, self.seen_at[d.article_id])
             target.event = dataclasses.replace(target.event, first_seen_at=first)
+
+    def attach_story_mates(self, stories: Mapping[str, str], detections: Sequence[Detection]):
+        """Articles of a story with no news reading of their own ("the video app is back on
+        phones": no app named) become sources of the event their story's other articles
+        resolved to, when one event has most of them. An article that recalls another state of
+        that event's app and place is left alone: it may be about that older state."""
+        working = [w for timeline in self.timelines.values() for w in timeline]
+        by_id = {w.event.event_id: w for w in working}
+        sourced = {a for w in working for a in w.sources}
+        in_story: dict[str, Counter[str]] = {}
+        for w in working:
+            for article_id in w.sources:
+                if article_id in stories:
+                    in_story.setdefault(stories[article_id], Counter())[w.event.event_id] += 1
+        recalled: dict[str, set[tuple[Holder, str]]] = {}
+        for d in detections:
+            if d.background:
+                recalled.setdefault(d.article_id, set()).add((holder_of(d), d.action))
+        for article_id, story in sorted(stories.items()):
+            counts = in_story.get(story)
+            if article_id in sourced or article_id not in self.seen_at or not counts:
+                continue
+            (top, n), *rest = counts.most_common(2)
+            w = by_id[top]
+            holder = (w.event.country, w.event.subdivision or "", w.event.app)
+            other_state = any(
+                h == holder and a != w.action for h, a in recalled.get(article_id, ())
+            )
+            if (rest and rest[0][1] == n) or other_state:
+                continue
+            self._add_mate(w, article_id)
+
+    def _add_mate(self, w: _Working, article_id: str) -> None:
+        """A source known only through its story: no evidence or confidence of its own."""
+        w.sources[article_id] = Source(
+            event_id=w.event.event_id,
+            article_id=article_id,
+            url=self.urls.get(article_id, ""),
+            outlet=_outlet(article_id, self.urls, self.outlets),
+            evidence="",
+            confidence=0.0,
+            announced_on=w.date,
+            jurisdiction=w.event.jurisdiction,
+            level=w.event.level,
+        )
+        w.added.append(article_id)
 
     def settle(self, w: _Working, resolution: Resolution) -> None:
         """Merge an event this batch added sources to, and record it as new or updated."""
@@ -397,15 +470,18 @@ def resolve_events(
     urls: Mapping[str, str],
     outlets: Mapping[str, str],
     min_confidence: float = 0.0,
-    policy: EventSettings = DEFAULT_POLICY,
+    policy: EventSettings | Sourcing = DEFAULT_POLICY,
 ) -> Resolution:
     """Turn a batch of detections into new events, new sources, mentions and updated events.
 
     `history` holds the known states of the detections' situations (from the warehouse),
     `seen_at` when each article was first seen, `urls`/`outlets` each article's URL and outlet,
     `min_confidence` the alerting threshold (`alerts.min_confidence`) below which an event is a
-    candidate, `policy` the join windows (`[events]`).
+    candidate, `policy` the join windows (`[events]`), or a `Sourcing` holding them and what
+    else makes an article a source (weak detections, story mates).
     """
+    sourcing = policy if isinstance(policy, Sourcing) else Sourcing(policy)
+    policy, start_confidence, stories = sourcing.events, sourcing.start_confidence, sourcing.stories
     resolution = Resolution(mentions=[d for d in detections if d.background])
     batch = _Batch(seen_at, recency_days, urls, outlets, min_confidence, policy)
     batch.know(history, resolution.mentions)
@@ -414,10 +490,20 @@ def resolve_events(
     if skipped:
         logger.warning("%d detections without a date or a first-seen time were ignored", skipped)
     news.sort(key=lambda d: (batch.date_of(d), d.situation, d.action, d.article_id, d.evidence))
+    weak = [d for d in news if d.confidence < start_confidence]
     for d in news:
         date = batch.date_of(d)
         assert date is not None
-        batch.add_source(batch.target(d, date), d, date)
+        if d.confidence >= start_confidence:
+            batch.add_source(batch.target(d, date), d, date)
+    for d in weak:  # after every surer detection, so an event dated later is known too
+        date = batch.date_of(d)
+        assert date is not None
+        target = batch.existing(d, date)
+        if target is not None:
+            batch.add_source(target, d, date, weak=True)
+    if stories:
+        batch.attach_story_mates(stories, detections)
     for timeline in batch.timelines.values():
         for w in timeline:
             if w.added:

@@ -6,7 +6,8 @@ import dataclasses
 import datetime as dt
 import random
 
-from banwatch.enrich.novelty import merge_event_fields, resolve_events
+import numpy as np
+from banwatch.enrich.novelty import Sourcing, merge_event_fields, resolve_events
 
 from banwatch.records import Detection, EventState, Source
 from tests.support.factories import make_detection
@@ -219,3 +220,97 @@ def test_sources_are_the_articles_resolved_to_the_event_whatever_their_story():
     assert sorted(s.article_id for s in second.sources) == ["a2", "a3"]
     (updated,) = second.updated_events
     assert updated.source_count == 2  # outlet-a1 and Other Paper
+
+
+# --- sources beyond an article's own sure detection (issue 8) ---------------------------------
+
+
+def resolve_with(detections, policy, *, seen=None, ids=()):
+    """`resolve` with a `Sourcing` policy; `ids` adds articles that have no detection."""
+    ids = {d.article_id for d in detections} | set(ids)
+    return resolve_events(
+        detections,
+        {},
+        seen_at=seen or {a: SEEN for a in ids},
+        recency_days=14,
+        urls={a: f"https://example.org/{a}" for a in ids},
+        outlets={a: f"outlet-{a}" for a in ids},
+        policy=policy,
+    )
+
+
+def test_a_weak_detection_adds_a_source_to_an_event_surer_ones_started():
+    sure = det("a1", confidence=0.9)
+    weak = det("a2", confidence=0.25, announced_on=DAY - dt.timedelta(days=2))
+    res = resolve_with([weak, sure], Sourcing(start_confidence=0.4))
+    (event,) = res.new_events
+    assert event.source_count == 2 and event.confidence == 0.9
+    assert {s.article_id for s in res.sources} == {"a1", "a2"}
+
+
+def test_a_weak_detection_alone_starts_no_event():
+    res = resolve_with([det("a1", confidence=0.25)], Sourcing(start_confidence=0.4))
+    assert res.new_events == [] and res.sources == []
+
+
+def test_a_weak_source_does_not_make_the_event_first_seen_earlier():
+    early = SEEN - dt.timedelta(days=20)
+    seen = {"a1": SEEN, "a2": early}
+    res = resolve_with(
+        [det("a1", confidence=0.9), det("a2", confidence=0.3)],
+        Sourcing(start_confidence=0.4),
+        seen=seen,
+    )
+    (event,) = res.new_events
+    assert event.first_seen_at == SEEN and event.source_count == 2
+
+
+def test_without_a_start_floor_every_detection_may_start_an_event():
+    res = resolve_with([det("a1", confidence=0.25)], Sourcing())
+    assert len(res.new_events) == 1
+
+
+def test_a_story_mate_without_a_reading_of_its_own_is_a_source_of_the_story_event():
+    # "The video app is gone from Norwegian work phones" names no app: no detection at all
+    stories = {"a1": "s1", "a2": "s1", "b1": "s2"}
+    res = resolve_with([det("a1")], Sourcing(stories=stories), ids=("a2", "b1"))
+    (event,) = res.new_events
+    assert event.source_count == 2
+    assert {s.article_id for s in res.sources} == {"a1", "a2"}  # b1 is another story
+
+
+def test_a_story_mate_recalling_another_state_of_the_app_is_left_alone():
+    recalled = det("a2", action="lifted", background=True, announced_on=DAY - dt.timedelta(400))
+    res = resolve_with([det("a1"), recalled], Sourcing(stories={"a1": "s1", "a2": "s1"}))
+    (event,) = res.new_events
+    assert event.source_count == 1
+
+
+def test_a_story_split_between_two_events_gives_its_mates_to_neither():
+    ban = det("a1")
+    lifted = det("a2", action="lifted", announced_on=DAY + dt.timedelta(days=1))
+    stories = {"a1": "s1", "a2": "s1", "a3": "s1"}
+    res = resolve_with([ban, lifted], Sourcing(stories=stories), ids=("a3",))
+    assert sorted(e.source_count for e in res.new_events) == [1, 1]
+    assert "a3" not in {s.article_id for s in res.sources}
+
+
+def test_the_detector_keeps_a_weak_reading_only_for_an_article_without_news():
+    from banwatch.enrich.detect.article import find_candidates
+    from banwatch.enrich.detect.decide import ArticleCandidates, decide, featurize
+
+    title = "Norway bars TikTok from ministers' work phones"
+    text = "The justice ministry said staff must delete the app from official devices."
+    items = [
+        ArticleCandidates(a, title, find_candidates(title, text, SEEN, article_id=a, language="en"))
+        for a in ("sure", "unsure", "noise")
+    ]
+    batch = featurize(items)
+    by_article = {"sure": 0.9, "unsure": 0.3, "noise": 0.05}
+    probability = np.array([by_article[items[i].article_id] for i, _j in batch.where])
+    plain, _ = decide(items, batch, probability, 0.4)
+    assert {d.article_id for d in plain if not d.background} == {"sure"}
+    found, counts = decide(items, batch, probability, 0.4, join_confidence=0.2)
+    weak = [d for d in found if not d.background and d.confidence < 0.4]
+    assert [(d.article_id, d.confidence) for d in weak] == [("unsure", 0.3)]
+    assert counts["weak"] == 1

@@ -220,6 +220,26 @@ def event_from_row(row: Sequence[Any], source_count: int = 1) -> Event:
     return Event(**fields, source_count=source_count)
 
 
+def story_sources(
+    con: duckdb.DuckDBPyConnection, story_ids: Iterable[str]
+) -> tuple[dict[str, str], set[Situation]]:
+    """The stored event sources in these stories: article id -> story id, and the situations
+    of their events (so that a new article of such a story can join its event as a source)."""
+    ids = sorted({s for s in story_ids if s})
+    if not ids:
+        return {}, set()
+    rows = _with_table(
+        con,
+        pa.table({"story_id": pa.array(ids, pa.string())}),
+        "SELECT DISTINCT s.article_id, a.story_id, e.country, coalesce(e.subdivision, ''), "
+        "e.app, e.scope, coalesce(e.body, '') FROM event_sources AS s "
+        "JOIN articles AS a ON a.article_id = s.article_id "
+        "JOIN events AS e ON e.event_id = s.event_id "
+        "WHERE a.story_id IN (SELECT story_id FROM {t})",
+    )
+    return {r[0]: r[1] for r in rows}, {tuple(r[2:]) for r in rows}  # type: ignore[misc]
+
+
 def situation_history(
     con: duckdb.DuckDBPyConnection, situations: Iterable[Situation]
 ) -> dict[Situation, list[EventState]]:

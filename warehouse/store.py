@@ -48,6 +48,7 @@ from banwatch.warehouse.read import (
     query_events,
     recent_urls,
     situation_history,
+    story_sources,
     window_embeddings,
 )
 from banwatch.warehouse.snapshot import (
@@ -95,6 +96,7 @@ __all__ = [
     "remove_stale_snapshot_files",
     "running_runs",
     "situation_history",
+    "story_sources",
     "store_signatures",
     "start_run",
     "transaction",

@@ -76,14 +76,18 @@ def detect_ban_events(
     feed_countries: Mapping[str, str] | None = None,
     model: DetectorModel | None = None,
     decider: str = "model",
+    join_confidence: float | None = None,
 ) -> tuple[list[Detection], dict[str, int]]:
     """Detect ban events in a batch of articles; returns detections and outcome counts.
 
     News detections carry the model's calibrated confidence; those below `min_confidence` are
-    dropped. `feed_countries` maps a feed name to its country (config `[[feeds]] country`): a
-    domestic outlet's "the government" with no country named is that country's. `model` is the
-    packaged detector model unless given (config `detect.model_path`). `decider="rules"` keeps
-    the rules' own verdicts and hand-set confidence instead (config `detect.decider`).
+    dropped, but with `join_confidence` an article with no news keeps its most probable
+    candidate at or above it as a weak detection that may only add a source to an existing
+    event (`decide`, `novelty.Sourcing.start_confidence`). `feed_countries` maps a feed name to
+    its country (config `[[feeds]] country`): a domestic outlet's "the government" with no
+    country named is that country's. `model` is the packaged detector model unless given
+    (config `detect.model_path`). `decider="rules"` keeps the rules' own verdicts and hand-set
+    confidence instead (config `detect.decider`).
     """
     catalogue = catalogue or default_catalogue()
     model = model or load_model() if decider == "model" else None
@@ -118,7 +122,9 @@ def detect_ban_events(
         decided["rejected"] = counts["candidates"] - len(detections)
     else:
         probability = model.probability(feature_matrix(batch.named, model.names))
-        detections, decided = decide(items, batch, probability, min_confidence)
+        detections, decided = decide(
+            items, batch, probability, min_confidence, join_confidence=join_confidence
+        )
     counts.update(decided)
     logger.info(
         "detected %s news events and %s background mentions in %s articles "

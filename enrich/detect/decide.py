@@ -44,15 +44,20 @@ def decide(
     batch: Batch,
     probability: np.ndarray,
     min_confidence: float,
+    join_confidence: float | None = None,
 ) -> tuple[list[Detection], dict[str, int]]:
     """News detections (confidence = calibrated probability) and the rules' background mentions.
 
     A candidate at or above `min_confidence` is news. Of an
     article's news candidates with one actor and action only the most probable stands (one
     step, one scope, one app). Below the floor, a candidate the rules read as recalled stays a
-    background mention (the history novelty needs); anything else is dropped.
+    background mention (the history novelty needs); anything else is dropped, except that with
+    `join_confidence` an article with no news keeps its most probable candidate at or above it
+    as a *weak* detection (confidence below `min_confidence`): novelty lets it add a source to
+    an event other articles started, never start one (`novelty.Sourcing.start_confidence`).
     """
     best: dict[tuple, tuple[float, Detection]] = {}
+    weak: dict[int, tuple[float, Detection]] = {}
     mentions: list[Detection] = []
     dropped = 0
     for (i, j), p in zip(batch.where, probability, strict=True):
@@ -71,6 +76,13 @@ def decide(
             mentions.append(d)
         else:
             dropped += 1
+            if join_confidence is not None and p >= join_confidence:
+                if i not in weak or p > weak[i][0]:
+                    weak[i] = (float(p), dataclasses.replace(d, confidence=round(float(p), 4)))
     news_list = [d for _, d in best.values()]
+    with_news = {i for (i, *_rest) in best}
+    weak_list = [d for i, (_, d) in sorted(weak.items()) if i not in with_news]
     counts = {"news": len(news_list), "mentions": len(mentions), "rejected": dropped}
-    return news_list + mentions, counts
+    if join_confidence is not None:
+        counts |= {"rejected": dropped - len(weak_list), "weak": len(weak_list)}
+    return news_list + mentions + weak_list, counts
