@@ -3,23 +3,26 @@
 Synthetic 384-d unit vectors clustered like news (stories of 1-40 near copies, topics shared by
 many stories), all stored within the window of the new batch (the worst case: the window holds
 every stored article). A batch of new articles (three in four near copies of a stored story, the
-rest unrelated) is grouped twice, side by side in one run:
+rest unrelated) is grouped, side by side in one run:
 
-* index: `StoryIndex.search` (usearch HNSW, one thread) for each new article's `k` nearest in
-  its window, then `dedupe_stories` over those neighbours only (their signatures parsed from the
-  stored JSON, as a pass reads them);
+* index (`--compare` adds the configuration before issue 8's fix, built over the same corpus
+  and searched with the same batches): `StoryIndex.search` (usearch HNSW, one thread) for each
+  new article's `k` nearest in its window, then `dedupe_stories` over those hits and the other
+  members of their stories, as the pipeline reads them (signatures parsed from stored JSON);
+  then adding a batch of new articles to the built index, as a pass does after its load;
 * scan (the path before the index): `dedupe_stories` over every stored article of the window;
   before the index a pass also recomputed every stored signature, shown as N x the measured
   cost of one `story_signature`.
 
-Printed per size: index build (core-s, wall-s), the process RSS it added, its files' size, save
-time; core-ms per new article (median of `--repeats` batches) for the search, the decision and
-both; the scan's core-ms per new article; recall@1 (the exact top-1 by numpy matmul is among the
-index's candidates, so the re-ranked top-1 is the brute-force one), over all new articles and
-over those whose top-1 reaches the threshold; and in how many batches both paths assign every
-new article the same story.
+Printed per size and configuration: index build (core-s, wall-s), the process RSS it added, its
+files' size, save time; core-ms per new article (median of `--repeats` batches) to add, search
+and decide, and their sum; the scan's core-ms per new article; recall@1 (the exact top-1 by numpy
+matmul is among the index's hits), over all new articles and over those whose top-1 reaches
+the threshold; over the latter, whether the exact top-1 is among the rows the decision reads;
+and in how many batches both paths assign every new article the same story.
 
     python bench/stories_scale.py                          # 10k, 100k, 1M; scan at 10k, 100k
+    python bench/stories_scale.py --sizes 100000 --compare # before and after side by side
     python bench/stories_scale.py --sizes 10000 --scan-sizes 10000   # quick
     python bench/stories_scale.py --sizes --read-sizes 100000 1000000  # the warehouse read only
 """
@@ -32,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -82,26 +86,6 @@ def corpus(rng: np.random.Generator, n: int, dim: int, window_days: float):
     return matrix, owner, times, centres
 
 
-def near_copy_kept(matrix: np.ndarray, owner: np.ndarray, within: float) -> np.ndarray:
-    """Which items to index when a copy within cos `within` of an already indexed item of
-    its own story is left out (its story stays findable through that item)."""
-    keep = np.ones(len(owner), bool)
-    if within >= 1:
-        return keep
-    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    for lo, hi in zip(starts, np.r_[starts[1:], len(owner)], strict=True):
-        if hi - lo < 2:
-            continue
-        sims = matrix[lo:hi] @ matrix[lo:hi].T
-        indexed = [0]
-        for j in range(1, hi - lo):
-            if sims[j, indexed].max() >= within:
-                keep[lo + j] = False
-            else:
-                indexed.append(j)
-    return keep
-
-
 def batch(rng: np.random.Generator, centres: np.ndarray, size: int, dim: int) -> np.ndarray:
     copies = int(size * 0.75)
     chosen = centres[rng.integers(0, len(centres), copies)]
@@ -131,7 +115,40 @@ def signature_cost(repeats: int = 200) -> float:
     return (cpu() - start) / repeats * 1000
 
 
-def one_size(args: argparse.Namespace, n: int, scan: bool, sig_ms: float) -> dict:
+@dataclass
+class Config:
+    """One index configuration of the run (`--compare` adds the one before issue 8's fix)."""
+
+    name: str
+    dtype: str
+    follow: float  # FOLLOW_WITHIN: 1 = every item in the graph
+    expansion: int
+
+
+def build(args: argparse.Namespace, config: Config, tmp: str, data: tuple) -> tuple:
+    """The index of `config` over the corpus, and its build figures."""
+    matrix, times = data
+    story_index.DTYPE, story_index.FOLLOW_WITHIN = config.dtype, config.follow
+    story_index.EXPANSION_ADD = story_index.EXPANSION_SEARCH = config.expansion
+    index = StoryIndex(Path(tmp) / f"{config.name}.stories", "bench", args.dim, changed=True)
+    rss0, start, wall = rss_mb(), cpu(), time.perf_counter()
+    seqs = np.arange(1, len(matrix) + 1, dtype=np.int64)
+    for lo in range(0, len(seqs), 50_000):
+        index.add(seqs[lo : lo + 50_000], times[lo : lo + 50_000], matrix[lo : lo + 50_000])
+    figures = {
+        "build_cpu": cpu() - start,
+        "build_wall": time.perf_counter() - wall,
+        "rss_added": rss_mb() - rss0,
+        "indexed": sum(len(s.keys) for s in index.shards.values()),
+    }
+    wall = time.perf_counter()
+    index.save()
+    figures["save_wall"] = time.perf_counter() - wall
+    figures["size_mb"] = sum(p.stat().st_size for p in index.path.iterdir()) / 1e6
+    return index, figures
+
+
+def one_size(args: argparse.Namespace, n: int, scan: bool, sig_ms: float) -> list[dict]:
     rng = np.random.default_rng(args.seed + n)
     matrix, owner, times, centres = corpus(rng, n, args.dim, args.window_days)
     ids = [f"a{j}" for j in range(n)]
@@ -139,69 +156,28 @@ def one_size(args: argparse.Namespace, n: int, scan: bool, sig_ms: float) -> dic
     published = [EPOCH + dt.timedelta(seconds=float(t)) for t in times]
     template = signature_of("Ferry terminal opens on the north quay", "Crossings resume.", "en")
     stored_json = signature_json(template)  # every stored row carries its signature as JSON
+    configs = [Config("new", args.dtype, args.follow_within, args.expansion)]
+    if args.compare:
+        configs.insert(0, Config("before", "f16", 1.0, 128))
+    members = np.split(np.arange(n), np.flatnonzero(np.diff(owner)) + 1)  # story -> rows
 
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-        index = StoryIndex(Path(tmp) / "bench.stories", "bench", args.dim, changed=True)
-        rss0, start, wall = rss_mb(), cpu(), time.perf_counter()
-        keep = near_copy_kept(matrix, owner, args.skip_within)
-        seqs = np.arange(1, n + 1, dtype=np.int64)[keep]
-        kept_times, kept = times[keep], matrix[keep]
-        for lo in range(0, len(seqs), 50_000):
-            index.add(seqs[lo : lo + 50_000], kept_times[lo : lo + 50_000], kept[lo : lo + 50_000])
-        build_cpu, build_wall, rss_added = (
-            cpu() - start,
-            time.perf_counter() - wall,
-            rss_mb() - rss0,
-        )
-        wall = time.perf_counter()
-        index.save()
-        save_wall = time.perf_counter() - wall
-        size_mb = sum(p.stat().st_size for p in index.path.iterdir()) / 1e6
-
+        built = [build(args, c, tmp, (matrix, times)) for c in configs]
         new_ids = [f"n{i}" for i in range(args.batch)]
         new_published = [NOW] * args.batch
         new_sigs = [template] * args.batch
-        search_ms, decide_ms, scan_ms, recall_all, recall_join, same = [], [], [], [], [], []
-        story_join: list[float] = []
+        runs = [(c, k) for c in configs for k in args.k]  # k: searched on the same index
+        per = {(c.name, k): {f: [] for f in ("search", "decide", "r1", "join", "story", "same")}
+               for c, k in runs}  # fmt: skip
+        scan_ms: list[float] = []
         for _ in range(args.repeats):
             queries = batch(rng, centres, args.batch, args.dim)
             qtimes = [seconds(NOW, NOW)] * args.batch
-            start = cpu()
-            hits = index.search(queries, qtimes, args.window_days, args.k)
-            search_ms.append((cpu() - start) / args.batch * 1000)
-
-            start = cpu()
-            rows = np.unique(np.concatenate(hits)) - 1  # seq j + 1 is row j
-            if args.skip_within < 1:  # the skipped copies are read through their story
-                rows = np.flatnonzero(np.isin(owner, owner[rows]))
-            stored = StoredArticles(
-                [ids[j] for j in rows],
-                [story_ids[j] for j in rows],
-                [published[j] for j in rows],
-                matrix[rows],
-                [signature_from_json(stored_json) for _ in rows],
-            )
-            via_index = dedupe_stories(
-                NewArticles(new_ids, new_published, queries, new_sigs),
-                stored,
-                threshold=args.threshold,
-                window_days=args.window_days,
-                now=NOW,
-            )[0]
-            decide_ms.append((cpu() - start) / args.batch * 1000)
-
             sims = queries @ matrix.T
             exact = np.argmax(sims, axis=1) + 1
-            found = np.array([e in h for e, h in zip(exact, hits, strict=True)])
             joins = sims.max(axis=1) >= args.threshold
-            recall_all.append(found.mean())
-            recall_join.append(found[joins].mean() if joins.any() else float("nan"))
-            # in the story sense: the exact top-1's story is among the candidates' stories
-            in_story = np.array(
-                [owner[e - 1] in set(owner[h - 1]) for e, h in zip(exact, hits, strict=True)]
-            )
-            story_join.append(in_story[joins].mean() if joins.any() else float("nan"))
             del sims
+            by_scan = None
             if scan:
                 start = cpu()
                 everything = StoredArticles(
@@ -215,24 +191,72 @@ def one_size(args: argparse.Namespace, n: int, scan: bool, sig_ms: float) -> dic
                     now=NOW,
                 )[0]
                 scan_ms.append((cpu() - start) / args.batch * 1000)
-                same.append([a.story_id for a in by_scan] == [a.story_id for a in via_index])
-    return {
-        "n": n,
-        "build_cpu": build_cpu,
-        "build_wall": build_wall,
-        "rss_added": rss_added,
-        "size_mb": size_mb,
-        "save_wall": save_wall,
-        "search": statistics.median(search_ms),
-        "decide": statistics.median(decide_ms),
-        "scan": statistics.median(scan_ms) if scan_ms else None,
-        "resign": n * sig_ms / args.batch,
-        "indexed": int(keep.sum()),
-        "recall_all": float(np.mean(recall_all)),
-        "recall_join": float(np.nanmean(recall_join)),
-        "story_join": float(np.nanmean(story_join)),
-        "same": f"{sum(same)}/{len(same)}" if same else "-",
-    }
+            for config, k in runs:
+                index = built[configs.index(config)][0]
+                start = cpu()
+                hits = index.search(queries, qtimes, args.window_days, k)
+                per[config.name, k]["search"].append((cpu() - start) / args.batch * 1000)
+
+                start = cpu()
+                # as the pipeline reads them: the hits and the other members of their stories
+                found = np.unique(np.concatenate(hits)) - 1  # seq j + 1 is row j
+                rows = np.concatenate([members[o] for o in np.unique(owner[found])])
+                stored = StoredArticles(
+                    [ids[j] for j in rows],
+                    [story_ids[j] for j in rows],
+                    [published[j] for j in rows],
+                    matrix[rows],
+                    [signature_from_json(stored_json) for _ in rows],
+                )
+                via_index = dedupe_stories(
+                    NewArticles(new_ids, new_published, queries, new_sigs),
+                    stored,
+                    threshold=args.threshold,
+                    window_days=args.window_days,
+                    now=NOW,
+                )[0]
+                f = per[config.name, k]
+                f["decide"].append((cpu() - start) / args.batch * 1000)
+                top = np.array([e in h for e, h in zip(exact, hits, strict=True)])
+                f["r1"].append(top.mean())
+                f["join"].append(top[joins].mean())
+                # what the decision sees: the exact top-1 is among the rows read (its story's)
+                f["story"].append(np.isin(owner[exact[joins] - 1], owner[found]).mean())
+                if by_scan is not None:
+                    f["same"].append(
+                        [a.story_id for a in by_scan] == [a.story_id for a in via_index]
+                    )
+        added = {}
+        for config, (index, _) in zip(configs, built, strict=True):
+            story_index.FOLLOW_WITHIN = config.follow  # adding a pass's new articles
+            start = cpu()
+            index.add(
+                np.arange(n + 1, n + args.batch + 1, dtype=np.int64),
+                np.full(args.batch, seconds(NOW, NOW)),
+                batch(rng, centres, args.batch, args.dim),
+            )
+            added[config.name] = (cpu() - start) / args.batch * 1000
+        results = []
+        for config, k in runs:
+            f, figures = per[config.name, k], built[configs.index(config)][1]
+            results.append(
+                {
+                    **figures,
+                    "n": n,
+                    "config": config,
+                    "k": k,
+                    "add": added[config.name],
+                    "search": statistics.median(f["search"]),
+                    "decide": statistics.median(f["decide"]),
+                    "scan": statistics.median(scan_ms) if scan_ms else None,
+                    "resign": n * sig_ms / args.batch,
+                    "recall_all": float(np.mean(f["r1"])),
+                    "recall_join": float(np.mean(f["join"])),
+                    "story_join": float(np.mean(f["story"])),
+                    "same": f"{sum(f['same'])}/{len(f['same'])}" if f["same"] else "-",
+                }
+            )
+    return results
 
 
 def read_cost(args: argparse.Namespace, n: int) -> tuple[float, float]:
@@ -274,7 +298,7 @@ def read_cost(args: argparse.Namespace, n: int) -> tuple[float, float]:
         since, until = NOW - dt.timedelta(days=6), NOW + dt.timedelta(days=3)
         costs, light = [], []
         for _ in range(args.repeats):
-            seqs = rng.integers(1, n + 1, args.batch * args.k)
+            seqs = rng.integers(1, n + 1, args.batch * max(args.k))
             start = cpu()
             store.neighbour_embeddings(con, "bench", seqs, since, until)
             costs.append((cpu() - start) / args.batch * 1000)
@@ -294,7 +318,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dim", type=int, default=384)
-    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--k", type=int, nargs="+", default=[20], help="neighbours searched")
     parser.add_argument("--window-days", type=float, default=3.0)
     parser.add_argument("--threshold", type=float, default=0.55)
     parser.add_argument("--seed", type=int, default=0)
@@ -302,21 +326,26 @@ def main() -> int:
     parser.add_argument(
         "--read-sizes", type=int, nargs="*", default=[], help="also time the warehouse read"
     )
-    parser.add_argument("--dtype", default=story_index.DTYPE, help="index scalar: f16, f32")
+    parser.add_argument("--dtype", default=story_index.DTYPE, help="index scalar: i8, f16, f32")
     parser.add_argument("--connectivity", type=int, default=story_index.CONNECTIVITY)
     parser.add_argument(
-        "--skip-within",
+        "--follow-within",
         type=float,
-        default=1.0,
-        help="leave out copies within this cos of an indexed item of their story (1: none)",
+        default=story_index.FOLLOW_WITHIN,
+        help="near copies within this cos of an indexed item follow it (1: none)",
     )
     parser.add_argument("--expansion", type=int, default=story_index.EXPANSION_SEARCH)
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also build the index as it was before (f16, no followers, expansion 128)",
+    )
     args = parser.parse_args()
-    story_index.DTYPE, story_index.CONNECTIVITY = args.dtype, args.connectivity
-    story_index.EXPANSION_ADD = story_index.EXPANSION_SEARCH = args.expansion
+    story_index.CONNECTIVITY = args.connectivity
     print(
         f"usearch HNSW {args.dtype}, {args.connectivity} links, expansion {args.expansion}, "
-        f"k={args.k}, near copies left out at cos >= {args.skip_within}"
+        f"k={' and '.join(map(str, args.k))}, near copies follow at cos >= {args.follow_within}"
+        + ("; before: f16, no followers, expansion 128" if args.compare else "")
     )
     for n in args.read_sizes:
         full, light = read_cost(args, n)
@@ -328,29 +357,32 @@ def main() -> int:
     sig_ms = signature_cost()
     print(f"story_signature: {sig_ms:.2f} core-ms each (the scan recomputed one per stored row)")
     header = (
-        f"{'stored':>9} | {'build core-s':>12} {'wall-s':>7} {'+RSS MB':>8} {'files MB':>8} "
-        f"{'save s':>6} | {'search':>6} {'decide':>6} {'index':>6} | {'scan':>7} {'+resign':>8} "
-        f"| {'recall@1':>8} {'joins':>6} {'story':>6} | same"
+        f"{'stored':>9} {'index':>6} {'k':>3} | {'build core-s':>12} {'wall-s':>7} {'+RSS MB':>8} "
+        f"{'files MB':>8} {'save s':>6} | {'add':>5} {'search':>6} {'decide':>6} {'step':>6} "
+        f"| {'scan':>7} {'+resign':>8} | {'recall@1':>8} {'joins':>6} {'story':>6} | same"
     )
     print(
-        "core-ms per new article (median of batches); recall@1: exact top-1 among candidates; "
-        "joins: the same over new articles whose top-1 reaches the threshold; story: over those, "
-        "the exact top-1's story among the candidates' stories (what the decision needs)"
+        "core-ms per new article (median of batches); add: adding a batch of new articles to "
+        "the built index; step = add + search + decide; recall@1: exact top-1 among the "
+        "index's hits; joins: the same over new articles whose top-1 reaches the threshold; "
+        "story: over those, the exact top-1 among the rows the decision reads (the hits' stories)"
     )
     print(header)
     print("-" * len(header))
     for n in args.sizes:
-        r = one_size(args, n, n in args.scan_sizes, sig_ms)
-        scan = f"{r['scan']:7.2f}" if r["scan"] is not None else f"{'-':>7}"
-        resign = f"{r['resign']:8.0f}" if r["scan"] is not None else f"{'-':>8}"
-        print(f"indexed {r['indexed']:,} of {r['n']:,} stored")
-        print(
-            f"{r['n']:>9,} | {r['build_cpu']:12.1f} {r['build_wall']:7.1f} {r['rss_added']:8.0f} "
-            f"{r['size_mb']:8.0f} {r['save_wall']:6.1f} | {r['search']:6.3f} {r['decide']:6.3f} "
-            f"{r['search'] + r['decide']:6.3f} | {scan} {resign} | {r['recall_all']:8.3f} "
-            f"{r['recall_join']:6.3f} {r['story_join']:6.3f} | {r['same']}",
-            flush=True,
-        )
+        for r in one_size(args, n, n in args.scan_sizes, sig_ms):
+            scan = f"{r['scan']:7.2f}" if r["scan"] is not None else f"{'-':>7}"
+            resign = f"{r['resign']:8.0f}" if r["scan"] is not None else f"{'-':>8}"
+            step = r["add"] + r["search"] + r["decide"]
+            print(f"{r['config'].name}: {r['config']}; {r['indexed']:,} of {r['n']:,} in the graph")
+            print(
+                f"{r['n']:>9,} {r['config'].name:>6} {r['k']:3d} | {r['build_cpu']:12.1f} "
+                f"{r['build_wall']:7.1f} {r['rss_added']:8.0f} {r['size_mb']:8.0f} "
+                f"{r['save_wall']:6.1f} | {r['add']:5.2f} {r['search']:6.3f} {r['decide']:6.3f} "
+                f"{step:6.3f} | {scan} {resign} | {r['recall_all']:8.3f} "
+                f"{r['recall_join']:6.3f} {r['story_join']:6.3f} | {r['same']}",
+                flush=True,
+            )
     return 0
 
 

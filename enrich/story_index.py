@@ -4,9 +4,13 @@ The stories step compares each new article with stored ones published within `wi
 it. Reading, re-signing and scanning the whole window each pass made the step grow with the
 window (256 s a pass at 100k stored); this module keeps it flat:
 
-* an approximate-nearest-neighbour index (usearch HNSW, cosine, f16 vectors) over one model's
+* an approximate-nearest-neighbour index (usearch HNSW, cosine, i8 vectors) over one model's
   stored embeddings, keyed by `article_embeddings.seq`, with each item's time
   (coalesce(published_at, fetched_at));
+* near copies are not put in the graph: an item within cos `FOLLOW_WITHIN` and `FOLLOW_SECONDS`
+  of one already there *follows* it and is returned with it (tight clusters of copies trapped
+  the graph search: recall@1 0.90 at 1M stored, 1.00 with followers, and the graph is 6x
+  smaller); a search ranks the graph's hits and their followers on the exact f32 vectors;
 * each item's exact f32 vector in one append-only file beside the shards, so the stories step
   reads the neighbours' light columns from DuckDB and their vectors from there (reading the
   embedding column back cost 8 core-ms per new article at 100k stored, the index search 1.1);
@@ -45,10 +49,17 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: the f32 vectors file beside the shards
+FORMAT = 3  # 2: the f32 vectors file beside the shards; 3: followers (format 2 still loads)
 SHARD_DAYS = 7  # a 3-day window (6 days wide) touches at most two weekly shards
 CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 128, 128  # ef 64 missed 3 % at 100k
-DTYPE = "f16"  # half the memory of f32: the graph only finds candidates (see `vectors`)
+DTYPE = "i8"  # a quarter of f32's bytes: the graph only finds candidates, re-ranked exactly
+# A near copy (cos >= FOLLOW_WITHIN of an indexed item of its shard, within FOLLOW_SECONDS of
+# it) is not put in the graph: it follows that item and is returned with it. Clusters of near
+# copies are what trapped the HNSW search at 1M (recall@1 0.89); one item per cluster keeps the
+# graph small and navigable. At most MAX_FOLLOWERS per item, so one hit never drags in hundreds.
+FOLLOW_WITHIN, FOLLOW_SECONDS, MAX_FOLLOWERS = 0.7, 86400.0, 32
+CHUNK = 1024  # rows decided per step when adding: each sees the ones indexed before it
+FOLLOW_EXPANSION = 32  # search breadth when looking for an item to follow: a miss only indexes
 MANIFEST = "manifest.json"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -126,17 +137,92 @@ def _new_index(dim: int) -> Any:
     )
 
 
+def _matches(matches: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """usearch results as 2-d keys and distances with per-row counts (one query comes back
+    as a single, trimmed `Matches`)."""
+    if hasattr(matches, "counts"):
+        return matches.keys, matches.distances, matches.counts
+    return matches.keys[None, :], matches.distances[None, :], np.array([len(matches.keys)])
+
+
 @dataclass
 class _Shard:
     index: Any  # usearch Index (a read-only memory map until something is added)
-    keys: np.ndarray  # int64 seqs, ascending (items are added in seq order)
+    keys: np.ndarray  # int64 seqs in the graph, ascending (items are added in seq order)
     times: np.ndarray  # float64 epoch seconds, aligned with keys
     file: str | None = None  # base name of its saved files; None once changed
     view: bool = False
+    # Near copies left out of the graph: their seqs (ascending), the graph item each follows
+    # and their times. `taken[i]`: followers of keys[i].
+    followers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    leaders: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    follower_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    taken: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def time_of(self, keys: np.ndarray) -> np.ndarray:
         pos = np.clip(np.searchsorted(self.keys, keys), 0, max(len(self.keys) - 1, 0))
         return self.times[pos] if len(self.keys) else np.zeros(len(keys))
+
+    @property
+    def size(self) -> int:
+        return len(self.keys) + len(self.followers)
+
+    def add(self, seqs: np.ndarray, times: np.ndarray, matrix: np.ndarray) -> None:
+        """Add items (seqs ascending), `CHUNK` rows at a time: near copies become followers."""
+        for lo in range(0, len(seqs), CHUNK):
+            rows = slice(lo, lo + CHUNK)
+            lead = self._leaders(seqs[rows], times[rows], matrix[rows])
+            own = lead < 0
+            if own.any():
+                self.index.add(seqs[rows][own].astype(np.uint64), matrix[rows][own], threads=0)
+                self.keys = np.concatenate([self.keys, seqs[rows][own]])
+                self.times = np.concatenate([self.times, times[rows][own]])
+                self.taken = np.concatenate([self.taken, np.zeros(int(own.sum()), np.int64)])
+            if (~own).any():
+                np.add.at(self.taken, np.searchsorted(self.keys, lead[~own]), 1)
+                self.followers = np.concatenate([self.followers, seqs[rows][~own]])
+                self.leaders = np.concatenate([self.leaders, lead[~own]])
+                self.follower_times = np.concatenate([self.follower_times, times[rows][~own]])
+        self.file = None
+
+    def _leaders(self, seqs: np.ndarray, times: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """The graph item each row follows (-1: none), among those indexed before the chunk
+        (nearest of the graph's 4 nearest that qualifies) or earlier rows of the chunk."""
+        lead = np.full(len(seqs), -1, np.int64)
+        if FOLLOW_WITHIN >= 1:
+            return lead
+        if len(self.keys):
+            breadth, self.index.expansion_search = self.index.expansion_search, FOLLOW_EXPANSION
+            try:
+                keys, dist, counts = _matches(self.index.search(matrix, 4, threads=1))
+            finally:
+                self.index.expansion_search = breadth
+            keys = keys.astype(np.int64)
+            pos = np.clip(np.searchsorted(self.keys, keys), 0, len(self.keys) - 1)
+            ok = (
+                (np.arange(keys.shape[1])[None, :] < np.asarray(counts)[:, None])
+                & (1 - dist >= FOLLOW_WITHIN)
+                & (np.abs(self.times[pos] - times[:, None]) <= FOLLOW_SECONDS)
+                & (self.taken[pos] < MAX_FOLLOWERS)
+            )
+            first = np.argmax(ok, axis=1)
+            found = ok[np.arange(len(seqs)), first]
+            lead[found] = keys[found, first[found]]
+        rest = np.flatnonzero(lead < 0)
+        sims = matrix[rest] @ matrix[rest].T
+        near = (sims >= FOLLOW_WITHIN) & (
+            np.abs(times[rest][:, None] - times[rest][None, :]) <= FOLLOW_SECONDS
+        )
+        own = np.zeros(len(rest), bool)
+        taken = np.zeros(len(rest), np.int64)
+        for j in range(len(rest)):
+            cand = np.flatnonzero(near[j, :j] & own[:j] & (taken[:j] < MAX_FOLLOWERS))
+            if len(cand):
+                best = cand[np.argmax(sims[j, cand])]
+                lead[rest[j]], taken[best] = seqs[rest[best]], taken[best] + 1
+            else:
+                own[j] = True
+        return lead
 
 
 @dataclass
@@ -161,13 +247,10 @@ class _WindowSearch:
             # Asked for every item, the graph search may still miss some (HNSW is approximate,
             # and a graph built on several threads differs from build to build): scan the
             # shard instead, so a window that fits in `k` gives exactly the brute-force rows.
+            # All queries in one call: usearch searches the matrix in one go.
             every = count >= size
             matches = shard.index.search(self.matrix[queries], count, threads=1, exact=every)
-            if hasattr(matches, "counts"):
-                all_keys, all_dist, counts = matches.keys, matches.distances, matches.counts
-            else:  # one query: usearch answers with a single, trimmed `Matches`
-                all_keys, all_dist = matches.keys[None, :], matches.distances[None, :]
-                counts = [len(matches.keys)]
+            all_keys, all_dist, counts = _matches(matches)
             short = []
             for row, i in enumerate(queries):
                 n = int(counts[row])
@@ -212,7 +295,9 @@ class StoryIndex:
     saved_rows: int = 0
     written: int = 0
     _map: np.ndarray | None = field(default=None, repr=False)
-    _seqs: np.ndarray | None = field(default=None, repr=False)
+    _seqs: np.ndarray | None = field(default=None, repr=False)  # every seq, ascending
+    _times: np.ndarray | None = field(default=None, repr=False)  # aligned with _seqs
+    _lead: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     # ---- building
 
@@ -235,10 +320,7 @@ class StoryIndex:
 
                 shard.index = Index.restore(self.path / f"{shard.file}.usearch")
                 shard.view = False
-            shard.index.add(seqs[rows].astype(np.uint64), matrix[rows], threads=0)
-            shard.keys = np.concatenate([shard.keys, seqs[rows]])
-            shard.times = np.concatenate([shard.times, times[rows]])
-            shard.file = None
+            shard.add(seqs[rows], times[rows], matrix[rows])
         self._append_vectors(matrix)
         self.hwm = max(self.hwm, int(seqs.max()))
         self.count += len(seqs)
@@ -247,7 +329,7 @@ class StoryIndex:
     def clear(self) -> None:
         self.shards, self.hwm, self.count, self.changed = {}, 0, 0, True
         self.vectors_file, self.saved_rows, self.written = None, 0, 0
-        self._map = self._seqs = None
+        self._map = self._seqs = self._times = self._lead = None
 
     def _append_vectors(self, matrix: np.ndarray) -> None:
         """Write rows to the vectors file now (not at save: a rebuild would hold them all)."""
@@ -259,7 +341,7 @@ class StoryIndex:
                 f.truncate(self.saved_rows * self.dim * 4)
             f.write(np.ascontiguousarray(matrix, dtype=np.float32).tobytes())
         self.written += len(matrix)
-        self._map = self._seqs = None
+        self._map = self._seqs = self._times = self._lead = None
 
     def sync(self, con: Any) -> int:
         """Make the index hold exactly the warehouse's rows: add the missing ones (seq above
@@ -294,19 +376,80 @@ class StoryIndex:
         window_days: float,
         k: int,
     ) -> list[np.ndarray]:
-        """The seqs of up to `k` most similar items within `window_days` of each query's time.
+        """The seqs of up to `k` most similar items within `window_days` of each query's time,
+        most similar first.
 
-        Each query searches the shards its own window overlaps; items found outside the window
-        are dropped and the search widened until `k` remain or the shard is exhausted.
+        Each query searches the shards its own window (widened by `FOLLOW_SECONDS`, so that a
+        follower in the window is found through its leader) overlaps; items found outside it
+        are dropped and the search widened until `k` remain or the shard is exhausted. The
+        graph's hits and their followers are then ranked on the exact f32 vectors.
         """
-        search = _WindowSearch(matrix, times, window_days * 86400.0, k)
+        window = window_days * 86400.0
+        search = _WindowSearch(matrix, times, window + FOLLOW_SECONDS, k)
         week = SHARD_DAYS * 86400.0
         for number, shard in self.shards.items():
             lo, hi = number * week - search.window, (number + 1) * week + search.window
             queries = [i for i, t in enumerate(times) if lo <= t < hi]
             if queries and len(shard.keys):
                 search.in_shard(shard, queries)
-        return search.nearest()
+        return self._rerank(matrix, times, window, search.nearest(), k)
+
+    def _rerank(
+        self, matrix: np.ndarray, times: Sequence[float], window: float, hits: list, k: int
+    ) -> list[np.ndarray]:
+        """Each query's hits with their followers, in its window, nearest `k` by exact cosine
+        (in the graph's order, followers after, when a vector is missing). One pass over the
+        whole batch: a Python loop per query cost more than the graph search."""
+        if not hits:
+            return []
+        self._caches()
+        assert self._seqs is not None and self._times is not None and self._lead is not None
+        leaders, followers = self._lead
+        query = np.repeat(np.arange(len(hits)), [len(h) for h in hits])
+        found = np.concatenate([np.zeros(0, np.int64), *hits]).astype(np.int64)
+        lo = np.searchsorted(leaders, found)
+        many = np.searchsorted(leaders, found, "right") - lo
+        starts = np.repeat(lo - np.cumsum(many) + many, many)
+        more = followers[np.arange(int(many.sum())) + starts]
+        query = np.concatenate([query, np.repeat(query, many)])
+        seqs = np.concatenate([found, more])
+        at = np.asarray(times, np.float64)
+        inside = np.abs(self._times[np.searchsorted(self._seqs, seqs)] - at[query]) <= window
+        order = np.argsort(query[inside], kind="stable")  # by query, the graph's order within
+        query, seqs = query[inside][order], seqs[inside][order]
+        bounds = np.searchsorted(query, np.arange(len(hits) + 1))
+        vectors = self.vectors(seqs)  # one read, in the order used (no copy per query)
+        result = []
+        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            if vectors is None:
+                result.append(seqs[a:b])
+            else:
+                sims = vectors[a:b] @ matrix[i]
+                result.append(seqs[a:b][np.argsort(-sims, kind="stable")[:k]])
+        return result
+
+    def _caches(self) -> None:
+        """Every seq with its time, and followers by leader: built once after a change."""
+        if self._seqs is None or self._times is None:
+            seqs = np.concatenate(
+                [np.zeros(0, np.int64)]
+                + [a for s in self.shards.values() for a in (s.keys, s.followers)]
+            )
+            times = np.concatenate(
+                [np.zeros(0)]
+                + [a for s in self.shards.values() for a in (s.times, s.follower_times)]
+            )
+            order = np.argsort(seqs, kind="stable")
+            self._seqs, self._times = seqs[order].astype(np.int64), times[order]
+        if self._lead is None:
+            leaders = np.concatenate(
+                [np.zeros(0, np.int64)] + [s.leaders for s in self.shards.values()]
+            )
+            followers = np.concatenate(
+                [np.zeros(0, np.int64)] + [s.followers for s in self.shards.values()]
+            )
+            order = np.argsort(leaders, kind="stable")
+            self._lead = leaders[order], followers[order]
 
     def vectors(self, seqs: np.ndarray) -> np.ndarray | None:
         """The exact stored vectors of `seqs` (float32, in that order) from the vectors file;
@@ -314,8 +457,8 @@ class StoryIndex:
         seqs = np.asarray(seqs, np.int64)
         if not len(seqs):
             return np.zeros((0, self.dim), np.float32)
-        if self._seqs is None:
-            self._seqs = np.sort(np.concatenate([s.keys for s in self.shards.values()] or [[]]))
+        self._caches()
+        assert self._seqs is not None
         if self.vectors_file is None or len(self._seqs) != self.written:
             return None
         rows = np.clip(np.searchsorted(self._seqs, seqs), 0, max(len(self._seqs) - 1, 0))
@@ -345,6 +488,10 @@ class StoryIndex:
                 np.save(f, np.stack([shard.keys.astype(np.float64), shard.times]))
                 f.flush()
                 os.fsync(f.fileno())
+            with open(self.path / f"{base}.follow.npy", "wb") as f:
+                np.save(f, np.stack([shard.followers, shard.leaders, shard.follower_times]))
+                f.flush()
+                os.fsync(f.fileno())
             shard.file = base
         manifest = {
             "format": FORMAT,
@@ -356,7 +503,8 @@ class StoryIndex:
             "count": self.count,
             "vectors": {"file": self.vectors_file, "rows": self.written},
             "shards": {
-                str(n): {"file": s.file, "count": len(s.keys)} for n, s in self.shards.items()
+                str(n): {"file": s.file, "count": len(s.keys), "followers": len(s.followers)}
+                for n, s in self.shards.items()
             },
         }
         tmp = self.path / f".{MANIFEST}.{token}.tmp"
@@ -368,7 +516,11 @@ class StoryIndex:
             _fsync(self.path / self.vectors_file)
         os.replace(tmp, self.path / MANIFEST)
         self.saved_rows = self.written
-        keep = {f"{s.file}.{ext}" for s in self.shards.values() for ext in ("usearch", "npy")}
+        keep = {
+            f"{s.file}.{ext}"
+            for s in self.shards.values()
+            for ext in ("usearch", "npy", "follow.npy")
+        }
         keep.add(str(self.vectors_file))
         for path in self.path.iterdir():  # earlier shard versions; temp files of killed saves
             if path.name != MANIFEST and path.name not in keep:
@@ -384,7 +536,7 @@ class StoryIndex:
         try:
             manifest = json.loads((path / MANIFEST).read_text())
             if (
-                manifest.get("format") != FORMAT
+                manifest.get("format") not in (2, FORMAT)
                 or manifest.get("model") != model
                 or manifest.get("shard_days") != SHARD_DAYS
                 or (dim is not None and manifest.get("dim") != dim)
@@ -393,15 +545,8 @@ class StoryIndex:
                 return None
             index = cls(path, model, int(manifest["dim"]), int(manifest["hwm"]))
             for number, entry in manifest["shards"].items():
-                base = path / entry["file"]
-                keys, times = np.load(f"{base}.npy")
-                view = Index.restore(f"{base}.usearch", view=True)
-                if view is None or len(view) != entry["count"] or len(keys) != entry["count"]:
-                    raise ValueError(f"shard {entry['file']} does not match the manifest")
-                index.shards[int(number)] = _Shard(
-                    view, keys.astype(np.int64), times, entry["file"], True
-                )
-            index.count = sum(len(s.keys) for s in index.shards.values())
+                index.shards[int(number)] = _load_shard(path, entry, Index)
+            index.count = sum(s.size for s in index.shards.values())
             if index.count != manifest["count"]:
                 raise ValueError("item count does not match the manifest")
             vectors = manifest["vectors"]
@@ -418,6 +563,25 @@ class StoryIndex:
             logger.warning("stories index %s unreadable (%s): rebuilding", path, exc)
             return None
         return index
+
+
+def _load_shard(path: Path, entry: dict[str, Any], index_class: Any) -> _Shard:
+    """One saved shard, its graph memory-mapped; ValueError when it disagrees with `entry`."""
+    base = path / entry["file"]
+    keys, times = np.load(f"{base}.npy")
+    view = index_class.restore(f"{base}.usearch", view=True)
+    if view is None or len(view) != entry["count"] or len(keys) != entry["count"]:
+        raise ValueError(f"shard {entry['file']} does not match the manifest")
+    shard = _Shard(view, keys.astype(np.int64), times, entry["file"], True)
+    if entry.get("followers"):  # format 2 had none
+        followers, leaders, follower_times = np.load(f"{base}.follow.npy")
+        if len(followers) != entry["followers"]:
+            raise ValueError(f"followers of {entry['file']} do not match the manifest")
+        shard.followers, shard.leaders = followers.astype(np.int64), leaders.astype(np.int64)
+        shard.follower_times = follower_times
+    pos = np.searchsorted(shard.keys, shard.leaders)
+    shard.taken = np.bincount(pos, minlength=len(shard.keys)).astype(np.int64)
+    return shard
 
 
 def _fsync(path: Path) -> None:

@@ -360,3 +360,74 @@ def test_a_second_day_copy_joins_the_first_days_story_through_the_index(
     story = {url.rsplit("/", 1)[-1]: sid for url, sid, _ in rows}
     assert story["terminal.html"] == story["ferry-terminal.html"] != story["depot.html"]
     assert all(signed for *_, signed in rows)
+
+
+def test_near_copies_follow_one_indexed_item_and_are_found_through_it(con, tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    centre, other = unit(rng.standard_normal((2, DIM)))
+
+    def copy() -> np.ndarray:
+        return unit(centre + rng.standard_normal(DIM) * 0.02)  # cos ~0.95 to each other
+
+    copies = [(f"c{i}", 1.0 + i, copy(), "sc", "Quay") for i in range(5)]
+    put(con, [*copies, ("c-late", 60.0, copy(), "sl", "Quay"), ("o", 2.0, other, "so", "Other")])
+    db = tmp_path / "banwatch.duckdb"
+    index = open_index(con, db, MODEL, DIM)
+    # the five copies of one day share one graph item; the copy two days later (beyond
+    # FOLLOW_SECONDS) and the unrelated article have their own
+    assert index.count == 7 and sum(len(s.keys) for s in index.shards.values()) == 3
+    seq_of = dict(con.execute("SELECT article_id, seq FROM article_embeddings").fetchall())
+    for reopened in (index, StoryIndex.load(index_dir(db, MODEL), MODEL, DIM)):
+        for aid, _, vector, _, _ in copies:
+            hits = reopened.search(vector[None, :], [seconds(NOW, NOW)], 3, 6)[0]
+            assert hits[0] == seq_of[aid]  # ranked on the exact vectors: itself first
+            assert {seq_of[c[0]] for c in copies} <= set(hits.tolist())
+        # a window that holds only the late copy returns it alone
+        then = seconds(NOW - dt.timedelta(hours=60 + 72), NOW)
+        assert reopened.search(centre[None, :], [then], 3, 6)[0].tolist() == [seq_of["c-late"]]
+
+    # A new near copy, stored by a later pass, follows the same item; saved and reloaded.
+    put(con, [("c5", 0.5, copy(), "sc", "Quay")])
+    again = open_index(con, db, MODEL, DIM)
+    assert again.count == 8 and sum(len(s.keys) for s in again.shards.values()) == 3
+    reloaded = StoryIndex.load(index_dir(db, MODEL), MODEL, DIM)
+    hits = reloaded.search(centre[None, :], [seconds(NOW, NOW)], 3, 10)[0]
+    seq_of = dict(con.execute("SELECT article_id, seq FROM article_embeddings").fetchall())
+    assert sorted(hits.tolist()) == sorted(seq_of.values())
+    assert hits[-1] == seq_of["o"]
+
+
+def test_an_index_of_the_previous_format_still_loads(con, tmp_path: Path, monkeypatch) -> None:
+    import banwatch.enrich.story_index as story_index
+
+    rng = np.random.default_rng(9)
+    rows, centres, _ = stories_data(rng, 6, span_hours=10)
+    put(con, rows)
+    db = tmp_path / "banwatch.duckdb"
+    path = index_dir(db, MODEL)
+    monkeypatch.setattr(story_index, "FOLLOW_WITHIN", 1.0)  # format 2 had no followers
+    monkeypatch.setattr(story_index, "DTYPE", "f16")
+    built = open_index(con, db, MODEL, DIM)
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["format"] = 2
+    for entry in manifest["shards"].values():
+        del entry["followers"]
+        (path / f"{entry['file']}.follow.npy").unlink()
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    monkeypatch.undo()
+
+    loaded = StoryIndex.load(path, MODEL, DIM)
+    assert loaded is not None and loaded.count == built.count == len(rows)
+    times = [seconds(NOW, NOW)] * 3
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(
+            built.search(centres[:3], times, 3, 5),
+            loaded.search(centres[:3], times, 3, 5),
+            strict=True,
+        )
+    )
+    more, _, _ = stories_data(rng, 2, span_hours=5)  # added to it as today's format
+    put(con, [(f"b{r[0]}", *r[1:]) for r in more])
+    assert open_index(con, db, MODEL, DIM).count == len(rows) + len(more)
+    assert json.loads((path / MANIFEST).read_text())["format"] == story_index.FORMAT
