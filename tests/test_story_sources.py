@@ -31,8 +31,8 @@ FILLER = (
 NAMED = [
     (
         "Ecuador blocks the Signal messaging app nationwide",
-        "Ecuador's telecoms regulator ordered internet providers on Monday to block the "
-        "encrypted messaging app Signal across the country, following a court order.",
+        "On Monday a judge in Quito had Ecuador's network operators cut off the encrypted "
+        "messaging app Signal across the country, and the watchdog enforced it.",
     ),
     (
         "Ecuador orders nationwide block of Signal messaging app",
@@ -42,8 +42,8 @@ NAMED = [
 ]
 UNNAMED = (
     "Ecuador blocks the encrypted messenger nationwide",
-    "Ecuador's telecoms regulator ordered internet providers on Monday to block the encrypted "
-    "messenger across the country, following a court order.",
+    "On Monday a judge in Quito had Ecuador's network operators cut off the encrypted "
+    "messenger across the country, and the watchdog enforced it.",
 )
 
 
