@@ -286,7 +286,7 @@ def _replay(
 ) -> None:
     """Resolve the holders' detections again, pass by pass in the order the passes ran: each
     batch sees the states the earlier ones built, each article at its first-seen time."""
-    from banwatch.enrich.novelty import holder_of, inherit_scopes, resolve_events
+    from banwatch.enrich.novelty import Sourcing, holder_of, inherit_scopes, resolve_events
     from banwatch.warehouse import reprocess as sql
     from banwatch.warehouse import store
 
@@ -295,7 +295,12 @@ def _replay(
     for d, is_fresh in [*((d, False) for d in kept), *((d, True) for d in fresh)]:
         key, _ = sight.get(d.article_id, ((epoch, ""), epoch))
         batches[key].append((d, is_fresh))
-    urls, outlets = sql.article_labels(con, {d.article_id for d in [*kept, *fresh]})
+    readers = {d.article_id for d in [*kept, *fresh]}
+    # story mates (`events.story_sources`): as in a pass, each batch's own articles' stories
+    mates = sql.story_mates(con, readers) if settings.events.story_sources else {}
+    urls, outlets = sql.article_labels(con, readers | set(mates))
+    for a in mates.keys() & sight.keys():  # a pass whose articles were all story mates
+        batches.setdefault(sight[a][0], [])
     for key in sorted(batches):
         batch = batches[key]
         dets = [d for d, _ in batch]
@@ -308,15 +313,22 @@ def _replay(
         sql.load_new_detections(
             con, [d for d, (_, is_fresh) in zip(dets, batch, strict=True) if is_fresh]
         )
-        history = store.situation_history(con, {d.situation for d in dets})
+        situations = {d.situation for d in dets}
+        stories = {a: s for a, s in mates.items() if a in sight and sight[a][0] == key}
+        if stories:  # and, as a pass reads them, the stored sources in those stories
+            stored, mated = store.story_sources(con, stories.values())
+            stories, situations = stored | stories, situations | mated
+        ids = {d.article_id for d in dets} | set(stories)
         resolution = resolve_events(
             dets,
-            history,
-            seen_at={d.article_id: sight[d.article_id][1] for d in dets if d.article_id in sight},
+            store.situation_history(con, situations),
+            seen_at={a: sight[a][1] for a in ids if a in sight},
             recency_days=settings.alerts.recency_days,
             urls=urls,
             outlets=outlets,
             min_confidence=settings.alerts.min_confidence,
-            policy=settings.events,
+            policy=Sourcing(
+                settings.events, start_confidence=settings.detect.min_confidence, stories=stories
+            ),
         )
         store.apply_resolution(con, resolution)

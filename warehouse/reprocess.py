@@ -187,6 +187,16 @@ def first_sight(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[tuple[Any, ..
     return out
 
 
+def story_mates(con: duckdb.DuckDBPyConnection, article_ids: Iterable[str]) -> dict[str, str]:
+    """Article id -> story id for every article that shares a story with one of these."""
+    with _registered(con, _ids(article_ids)) as t:
+        rows = con.execute(
+            "SELECT article_id, story_id FROM articles WHERE story_id IN "
+            f"(SELECT story_id FROM articles WHERE article_id IN (SELECT k FROM {t}))"
+        ).fetchall()
+    return dict(rows)
+
+
 def article_labels(
     con: duckdb.DuckDBPyConnection, article_ids: Iterable[str]
 ) -> tuple[dict[str, str], dict[str, str]]:
