@@ -167,7 +167,8 @@ def one_size(args: argparse.Namespace, n: int, scan: bool, sig_ms: float) -> lis
         new_published = [NOW] * args.batch
         new_sigs = [template] * args.batch
         runs = [(c, k) for c in configs for k in args.k]  # k: searched on the same index
-        per = {(c.name, k): {f: [] for f in ("search", "decide", "r1", "join", "story", "same")}
+        per = {(c.name, k): {f: [] for f in ("search", "decide", "union", "r1", "join", "story",
+                                             "same", "agree")}
                for c, k in runs}  # fmt: skip
         scan_ms: list[float] = []
         for _ in range(args.repeats):
@@ -197,26 +198,35 @@ def one_size(args: argparse.Namespace, n: int, scan: bool, sig_ms: float) -> lis
                 hits = index.search(queries, qtimes, args.window_days, k)
                 per[config.name, k]["search"].append((cpu() - start) / args.batch * 1000)
 
-                start = cpu()
-                # as the pipeline reads them: the hits and the other members of their stories
-                found = np.unique(np.concatenate(hits)) - 1  # seq j + 1 is row j
-                rows = np.concatenate([members[o] for o in np.unique(owner[found])])
-                stored = StoredArticles(
-                    [ids[j] for j in rows],
-                    [story_ids[j] for j in rows],
-                    [published[j] for j in rows],
-                    matrix[rows],
-                    [signature_from_json(stored_json) for _ in rows],
-                )
-                via_index = dedupe_stories(
-                    NewArticles(new_ids, new_published, queries, new_sigs),
-                    stored,
-                    threshold=args.threshold,
-                    window_days=args.window_days,
-                    now=NOW,
-                )[0]
                 f = per[config.name, k]
-                f["decide"].append((cpu() - start) / args.batch * 1000)
+                # as the pipeline reads them: the hits and the other members of their stories,
+                # each new article decided on its own (reach); then, as before, on the union
+                decided = {}
+                for mode in ("decide", "union"):
+                    start = cpu()
+                    found = np.unique(np.concatenate(hits)) - 1  # seq j + 1 is row j
+                    rows = np.concatenate([members[o] for o in np.unique(owner[found])])
+                    row_story = [story_ids[j] for j in rows]
+                    stored = StoredArticles(
+                        [ids[j] for j in rows],
+                        row_story,
+                        [published[j] for j in rows],
+                        matrix[rows],
+                        [signature_from_json(stored_json) for _ in rows],
+                        story_index.reach_of(hits, rows + 1, row_story)
+                        if mode == "decide"
+                        else None,
+                    )
+                    decided[mode] = dedupe_stories(
+                        NewArticles(new_ids, new_published, queries, new_sigs),
+                        stored,
+                        threshold=args.threshold,
+                        window_days=args.window_days,
+                        now=NOW,
+                    )[0]
+                    f[mode].append((cpu() - start) / args.batch * 1000)
+                via_index = decided["decide"]
+                f["agree"].append(via_index == decided["union"])
                 top = np.array([e in h for e, h in zip(exact, hits, strict=True)])
                 f["r1"].append(top.mean())
                 f["join"].append(top[joins].mean())
@@ -248,6 +258,8 @@ def one_size(args: argparse.Namespace, n: int, scan: bool, sig_ms: float) -> lis
                     "add": added[config.name],
                     "search": statistics.median(f["search"]),
                     "decide": statistics.median(f["decide"]),
+                    "union": statistics.median(f["union"]),
+                    "agree": f"{sum(f['agree'])}/{len(f['agree'])}",
                     "scan": statistics.median(scan_ms) if scan_ms else None,
                     "resign": n * sig_ms / args.batch,
                     "recall_all": float(np.mean(f["r1"])),
@@ -359,13 +371,16 @@ def main() -> int:
     header = (
         f"{'stored':>9} {'index':>6} {'k':>3} | {'build core-s':>12} {'wall-s':>7} {'+RSS MB':>8} "
         f"{'files MB':>8} {'save s':>6} | {'add':>5} {'search':>6} {'decide':>6} {'step':>6} "
+        f"{'union':>6} {'agree':>5} "
         f"| {'scan':>7} {'+resign':>8} | {'recall@1':>8} {'joins':>6} {'story':>6} | same"
     )
     print(
         "core-ms per new article (median of batches); add: adding a batch of new articles to "
         "the built index; step = add + search + decide; recall@1: exact top-1 among the "
         "index's hits; joins: the same over new articles whose top-1 reaches the threshold; "
-        "story: over those, the exact top-1 among the rows the decision reads (the hits' stories)"
+        "story: over those, the exact top-1 among the rows the decision reads (the hits' stories); "
+        "decide: each new article against its own hits' stories (the pipeline); union: against "
+        "the union of the whole batch's (before); agree: batches where both gave the same stories"
     )
     print(header)
     print("-" * len(header))
@@ -379,8 +394,9 @@ def main() -> int:
                 f"{r['n']:>9,} {r['config'].name:>6} {r['k']:3d} | {r['build_cpu']:12.1f} "
                 f"{r['build_wall']:7.1f} {r['rss_added']:8.0f} {r['size_mb']:8.0f} "
                 f"{r['save_wall']:6.1f} | {r['add']:5.2f} {r['search']:6.3f} {r['decide']:6.3f} "
-                f"{step:6.3f} | {scan} {resign} | {r['recall_all']:8.3f} "
-                f"{r['recall_join']:6.3f} {r['story_join']:6.3f} | {r['same']}",
+                f"{step:6.3f} {r['union']:6.3f} {r['agree']:>5} | {scan} {resign} | "
+                f"{r['recall_all']:8.3f} {r['recall_join']:6.3f} {r['story_join']:6.3f} "
+                f"| {r['same']}",
                 flush=True,
             )
     return 0

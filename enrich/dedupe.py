@@ -30,10 +30,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,6 +239,10 @@ class StoredArticles:
 
     `signatures` are the stored `story_signature` values (JSON dicts, or `Signature`s), one per
     article; without them no veto applies to stored articles and they count as English.
+    `reach`, when given, holds for each new article (in `NewArticles` order) the rows it may
+    join: its own nearest neighbours and the other members of their stories. Without it every
+    new article is compared with every row, which costs in proportion to the whole batch's
+    neighbourhood rather than the article's own (`enrich.story_index.reach_of`).
     """
 
     article_ids: Sequence[str]
@@ -244,6 +250,7 @@ class StoredArticles:
     published: Sequence[dt.datetime | None]
     matrix: np.ndarray  # unit-normalised rows
     signatures: Sequence[SignatureJSON | Signature | None] = field(default_factory=list)
+    reach: Sequence[np.ndarray] | None = None
 
     @classmethod
     def empty(cls, dim: int) -> StoredArticles:
@@ -291,101 +298,39 @@ def dedupe_stories(
     order. Articles without a date count as published `now` (when they were first seen).
     `new.signatures` (see `story_signature`) carry languages, vetoes and the evidence
     non-English articles need; without them similarity alone decides (every article counts as
-    English).
+    English). `stored.reach` limits each new article to its own stored neighbourhood.
     `rule` holds the decision's thresholds (`threshold` overrides its cosine threshold);
     `model_languages` the languages the embedding model understands ({"*"} for all).
     `decider`: "rules" (`may_join`), "model" (a pair joins when `may_join` or the learned pair
     decision of `enrich.story_pairs` accepts it), or a `PairModel`; `_conflict`'s vetoes hold
     for every decider.
     """
-    article_ids, published, matrix, signatures = (
-        new.article_ids,
-        new.published,
-        new.matrix,
-        new.signatures,
-    )
-    n = len(article_ids)
-    if n == 0:
-        return [], {"articles": 0, "new_stories": 0, "joined_stored": 0, "joined_new": 0}
-    rule = JoinRule(threshold=threshold, **_rest(rule))
-    model = _pair_model(decider)
-    sig = [Signature.of(s) for s in signatures] if signatures is not None else [UNSIGNED] * n
-    window = window_days * 86400.0
-    floor = min(model.floor, rule.floor) if model is not None else rule.floor
-    order = sorted(range(n), key=lambda i: (_seconds(published[i], now), article_ids[i]))
-    n_old = len(stored.article_ids)
-    times = np.array(
-        [_seconds(p, now) for p in stored.published]
-        + [_seconds(published[i], now) for i in range(n)]
-    )
-    # Similarities of every new article to stored ones and to the other new ones, in one go:
-    # columns [0, n_old) are stored articles, [n_old, n_old + n) the new ones.
-    sims_all = matrix @ np.vstack([stored.matrix.reshape(n_old, matrix.shape[1]), matrix]).T
-    old_sig: dict[int, Signature] = {}  # stored signatures, converted when first needed
-
-    def signature_of(k: int) -> Signature:
-        if k >= n_old:
-            return sig[k - n_old]
-        if k not in old_sig:
-            old_sig[k] = stored.signature(k)
-        return old_sig[k]
-
-    # A story's vetoes are its members' together: "TikTok barred from ministers' phones" (no
-    # country) joining the UK story must not let a Canadian story chain in through it.
-    story_sig: dict[str, Signature] = {}
-    for j, sid in enumerate(stored.story_ids):
-        story_sig[sid] = story_sig.get(sid, NO_SIGNATURE).union(signature_of(j))
-    story_of: dict[int, str] = {}
-    eligible = np.zeros(n_old + n, dtype=bool)  # stored articles, and new ones once assigned
-    eligible[:n_old] = True
+    n = len(new.article_ids)
     counts = {"articles": n, "new_stories": 0, "joined_stored": 0, "joined_new": 0}
+    if n == 0:
+        return [], counts
+    rule = JoinRule(threshold=threshold, **_rest(rule))
+    batch = _Batch(
+        new,
+        stored,
+        rule=rule,
+        model=_pair_model(decider),
+        model_languages=model_languages,
+        now=now,
+    )
+    window = window_days * 86400.0
     assignments: list[StoryAssignment] = []
-    for i in order:
-        # Candidates in the window and above the decision's floor, most similar first: the
-        # first one the decision accepts is the most similar acceptable one.
-        sims = sims_all[i]
-        ok = eligible & (sims >= floor) & (np.abs(times - times[n_old + i]) <= window)
-        cands = np.flatnonzero(ok)
-        cands = cands[np.argsort(-sims[cands], kind="stable")]
-        accepted = np.zeros(len(cands), dtype=bool)
-        best: tuple[float, str, bool] | None = None
-        for c, k in enumerate(cands):
-            if model is not None and c % PAIR_BATCH == 0:  # pair scores a batch at a time:
-                # the first acceptable candidate usually comes early (a scan may hold thousands)
-                batch = cands[c : c + PAIR_BATCH]
-                accepted[c : c + len(batch)] = model.accepts(
-                    [
-                        pair_features(
-                            float(sims[j]),
-                            times[j] - times[n_old + i],
-                            sig[i],
-                            signature_of(j),
-                            model_languages,
-                        )
-                        for j in batch
-                    ]
-                )
-            old = bool(k < n_old)
-            sid = stored.story_ids[k] if old else story_of[k - n_old]
-            # The vetoes hold whatever the decider; the model adds joins to the rules' own.
-            if not _conflict(sig[i], story_sig[sid], rule) and (
-                bool(accepted[c])
-                or may_join(float(sims[k]), sig[i], signature_of(k), rule, model_languages)
-            ):
-                best = (float(sims[k]), sid, old)
-                break
-        eligible[n_old + i] = True
+    for i in sorted(range(n), key=lambda i: (batch.times[batch.n_old + i], new.article_ids[i])):
+        best = batch.best(i, window)
         if best is not None:
             similarity, sid, from_stored = best
-            story_of[i] = sid
-            story_sig[sid] = story_sig[sid].union(sig[i])
+            batch.assign(i, sid)
             counts["joined_stored" if from_stored else "joined_new"] += 1
-            assignments.append(StoryAssignment(article_ids[i], sid, round(similarity, 4)))
+            assignments.append(StoryAssignment(new.article_ids[i], sid, round(similarity, 4)))
         else:
-            story_of[i] = story_id_for(article_ids[i])
-            story_sig[story_of[i]] = NO_SIGNATURE.union(sig[i])
+            batch.assign(i, story_id_for(new.article_ids[i]))
             counts["new_stories"] += 1
-            assignments.append(StoryAssignment(article_ids[i], story_of[i], 1.0))
+            assignments.append(StoryAssignment(new.article_ids[i], batch.story_of[i], 1.0))
     logger.info(
         "stories: %d articles, %d new stories, %d joined stored, %d joined new",
         n,
@@ -394,6 +339,138 @@ def dedupe_stories(
         counts["joined_new"],
     )
     return assignments, counts
+
+
+class _Batch:
+    """One call's state: similarities, signatures, the stories assigned so far.
+
+    Columns [0, n_old) of the similarities are stored articles, [n_old, n_old + n) the new ones.
+    """
+
+    def __init__(
+        self,
+        new: NewArticles,
+        stored: StoredArticles,
+        *,
+        rule: JoinRule,
+        model: PairModel | None,
+        model_languages: Collection[str],
+        now: dt.datetime,
+    ) -> None:
+        n, self.n_old = len(new.article_ids), len(stored.article_ids)
+        self.stored, self.rule, self.model, self.languages = stored, rule, model, model_languages
+        self.sig = (
+            [Signature.of(s) for s in new.signatures]
+            if new.signatures is not None
+            else [UNSIGNED] * n
+        )
+        self.floor = min(model.floor, rule.floor) if model is not None else rule.floor
+        self.times = np.array(
+            [_seconds(p, now) for p in stored.published] + [_seconds(p, now) for p in new.published]
+        )
+        dim = new.matrix.shape[1]
+        self.sims = new.matrix @ np.vstack([stored.matrix.reshape(self.n_old, dim), new.matrix]).T
+        self.old_sig: dict[int, Signature] = {}  # stored signatures, converted when first needed
+        # A story's vetoes are its members' together: "TikTok barred from ministers' phones" (no
+        # country) joining the UK story must not let a Canadian story chain in through it. Built
+        # when a story is first a candidate: most stored rows' stories never are.
+        self.members: dict[str, list[int]] = {}
+        for j, sid in enumerate(stored.story_ids):
+            self.members.setdefault(sid, []).append(j)
+        self.story_sig: dict[str, Signature] = {}
+        self.story_of: dict[int, str] = {}
+        self.eligible = np.zeros(self.n_old + n, dtype=bool)  # new articles once assigned
+        self.eligible[: self.n_old] = stored.reach is None
+
+    def signature_of(self, k: int) -> Signature:
+        if k >= self.n_old:
+            return self.sig[k - self.n_old]
+        if k not in self.old_sig:
+            self.old_sig[k] = self.stored.signature(k)
+        return self.old_sig[k]
+
+    def story_signature(self, sid: str) -> Signature:
+        if sid not in self.story_sig:
+            self.story_sig[sid] = _union(self.signature_of(j) for j in self.members.get(sid, ()))
+        return self.story_sig[sid]
+
+    def candidates(self, i: int, window: float) -> np.ndarray:
+        """Candidates in the window and above the decision's floor, most similar first: the
+        first one the decision accepts is the most similar acceptable one."""
+        sims, eligible = self.sims[i], self.eligible
+        if self.stored.reach is not None:  # only this article's own neighbourhood of stored rows
+            eligible[: self.n_old] = False
+            eligible[self.stored.reach[i]] = True
+        ok = (
+            eligible
+            & (sims >= self.floor)
+            & (np.abs(self.times - self.times[self.n_old + i]) <= window)
+        )
+        cands = np.flatnonzero(ok)
+        return cands[np.argsort(-sims[cands], kind="stable")]
+
+    def _model_accepts(self, model: PairModel, i: int, batch: list[int]) -> np.ndarray:
+        t = self.times[self.n_old + i]
+        return model.accepts(
+            [
+                pair_features(
+                    float(self.sims[i, j]),
+                    self.times[j] - t,
+                    self.sig[i],
+                    self.signature_of(j),
+                    self.languages,
+                )
+                for j in batch
+            ]
+        )
+
+    def best(self, i: int, window: float) -> tuple[float, str, bool] | None:
+        """The most similar candidate the decision accepts: (cosine, its story, stored?).
+
+        The vetoes hold whatever the decider, so they go first; then the rules (cheap); the
+        learned pair decision, which adds joins to the rules', scores only the candidates left
+        to it, a batch at a time. The first acceptable candidate usually comes early, so the
+        vetoes too are checked only as far as the search goes.
+        """
+        stream = self._allowed(i, self.candidates(i, window))
+        ahead: deque[tuple[int, str]] = deque()  # read ahead of the model's batch, not yet seen
+        by_model: dict[int, bool] = {}
+        while (item := ahead.popleft() if ahead else next(stream, None)) is not None:
+            k, sid = item
+            cosine = float(self.sims[i, k])
+            if may_join(cosine, self.sig[i], self.signature_of(k), self.rule, self.languages):
+                return cosine, sid, k < self.n_old
+            if self.model is None:
+                continue
+            if k not in by_model:
+                ahead.extend(itertools.islice(stream, PAIR_BATCH - 1))
+                batch = [k, *(j for j, _ in ahead)]
+                by_model.update(zip(batch, self._model_accepts(self.model, i, batch), strict=True))
+            if by_model[k]:
+                return cosine, sid, k < self.n_old
+        return None
+
+    def _allowed(self, i: int, cands: np.ndarray) -> Iterator[tuple[int, str]]:
+        """The candidates no veto stops, with their stories, in order (lazily)."""
+        for k in cands:
+            sid = self.stored.story_ids[k] if k < self.n_old else self.story_of[k - self.n_old]
+            if not _conflict(self.sig[i], self.story_signature(sid), self.rule):
+                yield int(k), sid
+
+    def assign(self, i: int, sid: str) -> None:
+        self.story_of[i] = sid
+        self.story_sig[sid] = self.story_signature(sid).union(self.sig[i])
+        self.eligible[self.n_old + i] = True
+
+
+def _union(signatures: Iterable[Signature]) -> Signature:
+    """A story's veto sets from its members' signatures (`Signature.union` over all of them)."""
+    parts = list(signatures)
+    return Signature(
+        frozenset().union(*(s.places for s in parts)),
+        frozenset().union(*(s.apps for s in parts)),
+        frozenset().union(*(s.actions for s in parts)),
+    )
 
 
 def _pair_model(decider: str | PairModel) -> PairModel | None:

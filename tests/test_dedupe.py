@@ -76,6 +76,23 @@ def test_new_article_joins_a_stored_story_only_within_the_window(embedder) -> No
     assert far[0].story_id == story_id_for("new")
 
 
+def test_a_new_article_is_compared_only_with_its_own_reach(embedder) -> None:
+    """`reach` (each new article's neighbours and their stories, from the stories index) limits
+    what it may join: a similar stored article outside it is not looked at."""
+    old = embed_texts(["Norway bans Telegram on government phones over security fears."], embedder)
+    new = embed_texts(["Norwegian ministries must delete Telegram from official phones."], embedder)
+
+    def story(reach: list[np.ndarray]) -> str:
+        stored = StoredArticles(["old"], ["s-old"], [NOW], old, reach=reach)
+        out, _ = dedupe_stories(
+            NewArticles(["new"], [NOW], new), stored, threshold=0.55, window_days=3, now=NOW
+        )
+        return out[0].story_id
+
+    assert story([np.array([0])]) == "s-old"
+    assert story([np.zeros(0, dtype=np.int64)]) == story_id_for("new")
+
+
 def test_grouping_is_deterministic_whatever_the_input_order(embedder) -> None:
     texts = ["Norway bans Telegram on state phones.", "Oslo bars Telegram from official phones."]
     m = embed_texts(texts, embedder)

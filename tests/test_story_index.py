@@ -132,17 +132,21 @@ def compare(con, tmp_path: Path, span_hours: float, neighbours: int) -> list:
     assert group(matrix, published, stored, signatures) == expected
     assert sum(a.story_id.startswith("s") and a.story_id[1:].isdigit() for a in expected) >= 6
     assert sum(a.story_id.startswith("s-") for a in expected) >= 5  # and new stories were started
-    return [counts["stored_candidates"], len(rows)]
+    assert stored.reach is not None and len(stored.reach) == len(matrix)
+    own = max(len(r) for r in stored.reach)  # the most rows any one new article is compared with
+    return [counts["stored_candidates"], len(rows), own]
 
 
 def test_index_gives_the_brute_force_stories_when_the_window_is_small(con, tmp_path) -> None:
-    candidates, stored = compare(con, tmp_path, span_hours=60, neighbours=200)
+    candidates, stored, _ = compare(con, tmp_path, span_hours=60, neighbours=200)
     assert candidates == stored  # the whole window fits in the neighbours: the same rows
 
 
 def test_index_gives_the_brute_force_stories_from_neighbours_only(con, tmp_path) -> None:
-    candidates, stored = compare(con, tmp_path, span_hours=60, neighbours=3)
+    candidates, stored, own = compare(con, tmp_path, span_hours=60, neighbours=3)
     assert candidates < stored  # neighbours and their stories, not the whole window
+    # and each new article is decided on its own neighbourhood, not on the batch's union
+    assert own < candidates
 
 
 def test_signatures_are_computed_once_and_stored(con, tmp_path: Path) -> None:
