@@ -320,6 +320,35 @@ def test_packaged_pair_model_scores_as_its_trees_do() -> None:
     assert model.accepts(x).dtype == bool and model.accepts(x).any() and not model.accepts(x).all()
 
 
+def _tree(nodes: list[tuple[int, float, int, int, float]]):
+    """A tree from (feature, threshold, left, right, value) rows; left = -1 marks a leaf."""
+    from banwatch.enrich.detect.model import Tree
+
+    f, t, left, right, v = (np.array(c) for c in zip(*nodes, strict=True))
+    return Tree(f.astype(np.int64), t.astype(float), left, right, v.astype(float), left < 0)
+
+
+def test_pair_scores_are_the_trees_sums_for_shallow_and_deep_trees() -> None:
+    """The fast path for trees of depth <= 2 and the general one agree with the trees."""
+    from banwatch.enrich.story_pairs import FEATURES, PairModel
+
+    leaf = _tree([(0, 0.0, -1, -1, 0.7)])
+    one = _tree([(0, 0.5, 1, 2, 0), (0, 0, -1, -1, -1.0), (0, 0, -1, -1, 2.0)])
+    lopsided = _tree(  # depth 2 on the left only
+        [(1, 1.0, 1, 4, 0), (2, 0.3, 2, 3, 0), (0, 0, -1, -1, 0.1), (0, 0, -1, -1, 0.2)]
+        + [(0, 0, -1, -1, 0.3)]
+    )
+    deep = _tree(  # depth 3
+        [(0, 0.5, 1, 2, 0), (0, 0, -1, -1, -1.0), (1, 1.0, 3, 4, 0), (0, 0, -1, -1, 0.5)]
+        + [(2, 2.0, 5, 6, 0), (0, 0, -1, -1, 1.5), (0, 0, -1, -1, 3.0)]
+    )
+    x = np.random.default_rng(1).uniform(0, 3, size=(40, len(FEATURES)))
+    for trees in ((leaf, one, lopsided), (one, deep)):
+        model = PairModel(FEATURES, 0.25, trees, 1.0, 0.1, {})
+        assert (model._depth2 is None) == any(t is deep for t in trees)
+        assert np.allclose(model.score(x), 0.25 + sum(t.predict(x) for t in trees))
+
+
 def test_config_rejects_an_unknown_decider(tmp_path) -> None:
     from banwatch.config import load_settings
     from banwatch.errors import BanwatchError
