@@ -58,8 +58,11 @@ from bench.labelled import SET_NAMES  # noqa: E402
 ALL = 0  # k = 0: every earlier article in the window
 
 
-def replay(s: LabelledSet, matrix: np.ndarray, k: int, window_days: float) -> np.ndarray:
-    """Story label of each article, deciding one article at a time against its reach."""
+def replay(
+    s: LabelledSet, matrix: np.ndarray, k: int, window_days: float, hits_only: bool = False
+) -> np.ndarray:
+    """Story label of each article, deciding one article at a time against its reach
+    (`hits_only`: the k nearest alone, their stories' other members only for the vetoes)."""
     n, window = len(s.rows), window_days * 86400.0
     order = sorted(range(n), key=lambda i: (s.when[i], s.rows[i]["item_id"]))
     story: dict[int, str] = {}
@@ -73,7 +76,10 @@ def replay(s: LabelledSet, matrix: np.ndarray, k: int, window_days: float) -> np
         else:
             nearest = near[np.argsort(-(matrix[near] @ matrix[i]), kind="stable")[:k]]
             stories = {story[j] for j in nearest}
-            reach = [np.flatnonzero([sid in stories for sid in stored_ids])]
+            if hits_only:
+                reach = [np.flatnonzero(np.isin(near, nearest))]
+            else:
+                reach = [np.flatnonzero([sid in stories for sid in stored_ids])]
         stored = StoredArticles(
             [s.rows[j]["item_id"] for j in near],
             stored_ids,
@@ -121,6 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, nargs="+", default=[3, 5, 10, 20])
     parser.add_argument("--window-days", type=float, default=3)
     parser.add_argument("--dense", action="store_true", help="each set inside one window")
+    parser.add_argument(
+        "--hits-only", action="store_true", help="candidates: the k nearest, not their stories"
+    )
     args = parser.parse_args(argv)
     sets = load_sets(args.sets.split(","), args.window_days)
     if args.dense:
@@ -136,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         matrix = embed([fn(r) for r in s.rows], tokens)
         base = None
         for k in ks:
-            labels = replay(s, matrix, k, args.window_days)
+            labels = replay(s, matrix, k, args.window_days, args.hits_only)
             c = counts(s, labels, np.ones_like(s.pairs))
             pooled[k] += c
             p, r, f = prf(c)

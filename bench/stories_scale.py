@@ -213,9 +213,7 @@ def one_size(args: argparse.Namespace, n: int, scan: bool, sig_ms: float) -> lis
                         [published[j] for j in rows],
                         matrix[rows],
                         [signature_from_json(stored_json) for _ in rows],
-                        story_index.reach_of(hits, rows + 1, row_story)
-                        if mode == "decide"
-                        else None,
+                        story_index.reach_of(hits, rows + 1) if mode == "decide" else None,
                     )
                     decided[mode] = dedupe_stories(
                         NewArticles(new_ids, new_published, queries, new_sigs),

@@ -240,9 +240,9 @@ class StoredArticles:
     `signatures` are the stored `story_signature` values (JSON dicts, or `Signature`s), one per
     article; without them no veto applies to stored articles and they count as English.
     `reach`, when given, holds for each new article (in `NewArticles` order) the rows it may
-    join: its own nearest neighbours and the other members of their stories. Without it every
-    new article is compared with every row, which costs in proportion to the whole batch's
-    neighbourhood rather than the article's own (`enrich.story_index.reach_of`).
+    join: its own nearest neighbours (`enrich.story_index.reach_of`); the other rows serve only
+    the stories' vetoes. Without it every new article is compared with every row, which costs
+    in proportion to the whole batch's neighbourhood rather than the article's own.
     """
 
     article_ids: Sequence[str]

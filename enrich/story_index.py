@@ -672,27 +672,22 @@ def stored_articles(
         counts["signatures_computed"] = len(missing)
     # each new article's own neighbourhood (without the index's seqs: every row, as before)
     own = "seq" in rows and len(hits) == len(matrix)
-    reach = reach_of(hits, rows["seq"], rows["story_id"]) if own else None
+    reach = reach_of(hits, rows["seq"]) if own else None
     stored = StoredArticles(
         ids, rows["story_id"], rows["published_at"], rows["embedding"], signatures, reach
     )
     return stored, counts
 
 
-def reach_of(
-    hits: Sequence[np.ndarray], seqs: Sequence[int], story_ids: Sequence[str]
-) -> list[np.ndarray]:
-    """For each new article, the rows (of `seqs` / `story_ids`) it may join: its own hits and
-    the other members of their stories. Deciding one article then costs in proportion to its
-    own neighbourhood, not to the union of the whole batch's (issue 8: at 1M stored that union
-    was what made the decision cost more than the search)."""
+def reach_of(hits: Sequence[np.ndarray], seqs: Sequence[int]) -> list[np.ndarray]:
+    """For each new article, the rows (of `seqs`) it may join: its own hits, the nearest stored
+    articles in its window. Their stories' other members are read too, but only for the
+    stories' vetoes: the most similar acceptable article is among the nearest (on the labelled
+    sets, replayed through 5-20 neighbours, members beyond them never changed a story:
+    `python -m bench.eval_neighbours --dense --hits-only`), and comparing with every member of
+    every hit's story made the decision cost grow with story sizes."""
     row_of = {int(q): j for j, q in enumerate(seqs)}
-    members: dict[str, list[int]] = {}
-    for j, sid in enumerate(story_ids):
-        members.setdefault(sid, []).append(j)
-    reach = []
-    for found in hits:
-        stories = dict.fromkeys(story_ids[row_of[int(q)]] for q in found if int(q) in row_of)
-        rows = [j for sid in stories for j in members[sid]]
-        reach.append(np.array(sorted(set(rows)), dtype=np.int64))
-    return reach
+    return [
+        np.array(sorted({row_of[int(q)] for q in found if int(q) in row_of}), dtype=np.int64)
+        for found in hits
+    ]
