@@ -308,6 +308,11 @@ class DetectSettings(_Section):
         "and hand-set confidence (uncalibrated; for explaining a detection and testing the spine).",
         "model",
     )
+    in_workers: bool = _doc(
+        "Find candidates in the extraction worker processes when the process has them "
+        "(`banwatch run`): detection then uses every core instead of one. Same detections.",
+        True,
+    )
 
 
 class EventSettings(_Section):

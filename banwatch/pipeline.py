@@ -455,6 +455,7 @@ def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) ->
     """CPU: detect government app-ban events (and background mentions) in the new articles."""
     from banwatch.enrich.apps import load_catalogue
     from banwatch.enrich.detect import detect_ban_events, load_model
+    from banwatch.ingest.extract_pool import existing
 
     articles = _articles_from(article_paths)
     catalogue = load_catalogue(settings.detect.apps_file or None)
@@ -467,6 +468,7 @@ def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) ->
         if settings.detect.decider == "model"
         else None,
         decider=settings.detect.decider,
+        pool=existing() if settings.detect.in_workers else None,  # idle extraction workers
     )
     path = _dump(Path(run_dir) / "detections.pkl", detections)
     logger.info("detections: %s", counts)

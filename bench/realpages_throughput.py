@@ -111,7 +111,18 @@ def child(warm_config: str, config: str) -> None:
     )
 
 
-def run_pass(root: str, urls: int, tree: str | None) -> dict:
+def _detect_here(config: Path) -> None:
+    """The pass's config with `detect.in_workers = false` (`--compare-detect`)."""
+    import tomllib
+
+    import tomli_w
+
+    data = tomllib.loads(config.read_text())
+    data.setdefault("detect", {})["in_workers"] = False
+    config.write_text(tomli_w.dumps(data))
+
+
+def run_pass(root: str, urls: int, tree: str | None, *, detect_here: bool = False) -> dict:
     """Serve the pages here (their CPU is not the pass's), run the passes in a child process."""
     from bench.realpages import load_pages
     from tests.support.mailsink import MailSink
@@ -130,6 +141,8 @@ def run_pass(root: str, urls: int, tree: str | None) -> dict:
     ):
         warm = _serve_pass(pages[:WARMUP_ITEMS], 1, Path(tmp) / "warm", warm_room, sink.port)
         config = _serve_pass(pages, copies, Path(tmp) / "pass", room, sink.port)
+        if detect_here:
+            _detect_here(config)
         done = subprocess.run(
             # as a script: `-m bench...` would find the other tree's bench package first
             [sys.executable, __file__, "-", "--child", str(warm), str(config)],
@@ -297,6 +310,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tree", default="", help="checkout whose pipeline runs the pass")
     parser.add_argument("--encoder", action="store_true", help="only time the encoder")
+    parser.add_argument(
+        "--compare-detect",
+        action="store_true",
+        help="each repeat also runs the pass with detection in its own process only",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -307,13 +325,22 @@ def main(argv: list[str] | None = None) -> None:
         return
     tree = str(Path(args.tree).resolve()) if args.tree else None
     print(f"pass tree: {tree or 'this checkout'}; {os.cpu_count()} cores")
-    runs = []
+    runs: list[tuple[dict, dict]] = []
+    here: list[tuple[dict, dict]] = []  # --compare-detect: the same pass, detecting in-process
     for k in range(args.repeats):
         floor = run_floor(args.pages_dir, args.urls)
+        alone = None
+        if args.compare_detect and k % 2:  # alternate which pass goes first
+            alone = run_pass(args.pages_dir, args.urls, tree, detect_here=True)
         done = run_pass(args.pages_dir, args.urls, tree)
+        if args.compare_detect and alone is None:
+            alone = run_pass(args.pages_dir, args.urls, tree, detect_here=True)
         runs.append((done, floor))
         print(f"repeat {k + 1}:")
         print(_line("pass", done))
+        if alone is not None:
+            here.append((alone, floor))
+            print(_line("pass, detection in one process", alone))
         print(_line("floor", floor))
         stages = ", ".join(
             f"{s} {1000 * v / done['articles']:.1f}" for s, v in done["stages"].items()
@@ -321,31 +348,38 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  pass core-ms/article by stage: {stages}")
         sys.stdout.flush()
 
+    print(f"medians of {len(runs)} repeats:")
+    _medians("pass", runs, floor_too=True)
+    if here:
+        _medians("pass, detection in one process", here, floor_too=False)
+
+
+def _medians(label: str, runs: list[tuple[dict, dict]], *, floor_too: bool) -> None:
     def med(values):
         return statistics.median(values)
 
     time_ratio = med([(d["wall"] / d["articles"]) / (f["wall"] / f["articles"]) for d, f in runs])
     cpu_ratio = med([(d["cpu"] / d["articles"]) / (f["cpu"] / f["articles"]) for d, f in runs])
-    print(f"medians of {len(runs)} repeats:")
     print(
-        f"  pass  {med([d['articles'] / d['wall'] for d, _ in runs]):.2f} articles/s, "
+        f"  {label}: {med([d['articles'] / d['wall'] for d, _ in runs]):.2f} articles/s, "
         f"{med([1000 * d['cpu'] / d['articles'] for d, _ in runs]):.1f} core-ms/article, "
         f"peak RSS {med([d['peak_rss'] for d, _ in runs]) / 2**20:.0f} MB, "
         f"process tree PSS {med([d['peak_tree_pss'] for d, _ in runs]) / 2**20:.0f} MB"
     )
-    print(
-        f"  floor {med([f['articles'] / f['wall'] for _, f in runs]):.2f} articles/s, "
-        f"{med([1000 * f['cpu'] / f['articles'] for _, f in runs]):.1f} core-ms/article"
-    )
+    if floor_too:
+        print(
+            f"  floor {med([f['articles'] / f['wall'] for _, f in runs]):.2f} articles/s, "
+            f"{med([1000 * f['cpu'] / f['articles'] for _, f in runs]):.1f} core-ms/article"
+        )
     stage_names = list(runs[0][0]["stages"])
     print(
-        "  pass core-ms/article by stage: "
+        f"  {label}, core-ms/article by stage: "
         + ", ".join(
             f"{s} {med([1000 * d['stages'].get(s, 0) / d['articles'] for d, _ in runs]):.1f}"
             for s in stage_names
         )
     )
-    print(f"  ratio pass/floor: time per article x{time_ratio:.2f}, core-ms x{cpu_ratio:.2f}")
+    print(f"  {label} / floor: time per article x{time_ratio:.2f}, core-ms x{cpu_ratio:.2f}")
 
 
 if __name__ == "__main__":

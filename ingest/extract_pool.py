@@ -58,7 +58,8 @@ def _start(workers: int) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["banwatch.ingest.extract"])
+        # detection's candidate finding runs in the same workers (`enrich.detect.parallel`)
+        ctx.set_forkserver_preload(["banwatch.ingest.extract", "banwatch.enrich.detect"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
 
 
@@ -81,6 +82,13 @@ def extract_pool(workers: int) -> ProcessPoolExecutor | None:
             logger.warning("extraction stays in this process (no worker processes: %s)", exc)
             return None
         logger.info("extracting pages in %d worker processes", workers)
+        return _pool
+
+
+def existing() -> ProcessPoolExecutor | None:
+    """The pool this process already has, if any (never starts one: a process that did not
+    extract, such as an Airflow detect task, would pay the workers' start-up for little)."""
+    with _lock:
         return _pool
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 
 from banwatch.enrich.apps import AppCatalogue, default_catalogue
 from banwatch.enrich.detect.article import Candidate, find_candidates
@@ -28,6 +29,7 @@ from banwatch.enrich.detect.candidates import split_sentences
 from banwatch.enrich.detect.decide import ArticleCandidates, decide, featurize
 from banwatch.enrich.detect.features import feature_matrix
 from banwatch.enrich.detect.model import DetectorModel, load_model
+from banwatch.enrich.detect.parallel import find_all, jobs
 
 from banwatch.records import Article, Detection
 
@@ -77,6 +79,7 @@ def detect_ban_events(
     model: DetectorModel | None = None,
     decider: str = "model",
     join_confidence: float | None = None,
+    pool: Executor | None = None,
 ) -> tuple[list[Detection], dict[str, int]]:
     """Detect ban events in a batch of articles; returns detections and outcome counts.
 
@@ -87,29 +90,19 @@ def detect_ban_events(
     its country (config `[[feeds]] country`): a domestic outlet's "the government" with no
     country named is that country's. `model` is the packaged detector model unless given
     (config `detect.model_path`). `decider="rules"` keeps the rules' own verdicts and hand-set
-    confidence instead (config `detect.decider`).
+    confidence instead (config `detect.decider`). With `pool` (worker processes), candidates are
+    found there (`enrich.detect.parallel`); the results are the same.
     """
     catalogue = catalogue or default_catalogue()
     model = model or load_model() if decider == "model" else None
-    counts = {"articles": 0, "with_candidates": 0, "candidates": 0, "errors": 0}
+    counts = {"articles": len(articles), "with_candidates": 0, "candidates": 0, "errors": 0}
     items: list[ArticleCandidates] = []
-    for article in articles:
-        counts["articles"] += 1
-        try:
-            found = find_candidates(
-                article.title,
-                article.text,
-                article.published_at or article.fetched_at,
-                article_id=article.article_id,
-                catalogue=catalogue,
-                language=article.language,
-                home_country=(feed_countries or {}).get(article.feed_name),
-            )
-        except Exception:  # one odd page must not stop the batch
-            logger.exception("detection failed for article %s", article.article_id)
+    for article, found in zip(
+        articles, find_all(jobs(articles, feed_countries), catalogue, pool), strict=True
+    ):
+        if found is None:
             counts["errors"] += 1
-            continue
-        if found:
+        elif found:
             counts["with_candidates"] += 1
             counts["candidates"] += len(found)
             items.append(ArticleCandidates(article.article_id, article.title, found))
