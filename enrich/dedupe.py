@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
@@ -49,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
-SIGNATURE_VERSION = 1
+SIGNATURE_VERSION = 2  # 2: + weak_places, comment (v1 signatures still read: neither)
 ALL_LANGUAGES = "*"  # in `model_languages`: a multilingual model, trusted in every language
 ENGLISH_ONLY: frozenset[str] = frozenset({"en"})
 
@@ -58,6 +59,16 @@ SignatureJSON = dict[str, Any]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
 _WORD = re.compile(r"\w+", re.UNICODE)
+# A title labelled as comment or background ("Opinion: …", "Explainer: …", "Tribune : …"): not
+# the report of a development, whatever it discusses.
+_COMMENT = re.compile(
+    r"\s*(?:opinion|op-?ed|comment(?:ary)?|column|editorial|explainer|analysis|factbox|"
+    r"fact ?check|q ?& ?a|viewpoint|tribune|chronique|[ée]ditorial|[ée]dito|point de vue|"
+    r"opini[óo]n|opini[ãa]o|tribuna|artigo|columna|an[áa]lisis|an[áa]lise|editoriale|commento|"
+    r"kommentar|meinung|gastbeitrag|analyse|leitartikel|glosse|standpunt|ledare|kronikk)"
+    r"\s*[:|–—]",
+    re.IGNORECASE,
+)
 PAIR_BATCH = 16  # candidates scored per call of the learned pair decision
 MIN_CONTENT_CHARS = 4  # title words this long carry content in most languages ("the", "und" do not)
 
@@ -95,6 +106,13 @@ class Signature:
     actions: frozenset[str] = frozenset()  # a story's may hold several; an article one at most
     words: frozenset[str] = frozenset()  # content words of the title
     language: str | None = None
+    weak_places: frozenset[str] = frozenset()  # of `places`, those known only from a demonym
+    comment: bool = False  # the title is labelled opinion, comment or explainer
+
+    @property
+    def strong_places(self) -> frozenset[str]:
+        """Places named as places: "Chinese app" names no place that vetoes a join."""
+        return self.places - self.weak_places
 
     @classmethod
     def of(cls, value: SignatureJSON | Signature | None) -> Signature:
@@ -109,15 +127,20 @@ class Signature:
             frozenset([action] if action else ()),
             frozenset(value.get("words", ())),
             value.get("language"),
+            frozenset(value.get("weak_places", ())),
+            bool(value.get("comment", False)),
         )
 
     def union(self, other: Signature) -> Signature:
         """A story's veto sets: its members' places, apps and actions together."""
+        strong = self.strong_places | other.strong_places
         return Signature(
             self.places | other.places,
             self.apps | other.apps,
             self.actions | other.actions,
             language=self.language,
+            weak_places=(self.weak_places | other.weak_places) - strong,
+            comment=self.comment or other.comment,
         )
 
 
@@ -150,20 +173,22 @@ def story_signature(title: str, text: str, language: str | None = None) -> Signa
 
     first = _first_sentence(text)
     head = f"{title}. {first}"
-    places = {
-        (a.subdivision if a.level == "subnational" else None) or a.country
-        for a in find_actors(head)
-        if a.country
-    }
+    named: dict[str, bool] = {}  # place -> named as a place (not only as a demonym)
+    for a in find_actors(head):
+        if a.country:
+            place = (a.subdivision if a.level == "subnational" else None) or a.country
+            named[place] = named.get(place, False) or a.kind != "demonym"
     apps = {m.app for m in default_catalogue().find(head) if not m.generic}
     cue = _trigger(title) or (_trigger(first) if first else None)
     return {
         "v": SIGNATURE_VERSION,
         "language": language,
-        "places": sorted(places),
+        "places": sorted(named),
+        "weak_places": sorted(p for p, strong in named.items() if not strong),
         "apps": sorted(apps),
         "action": cue[0] if cue else None,
         "words": _title_words(title),
+        "comment": bool(_COMMENT.match(title)),
     }
 
 
@@ -182,21 +207,44 @@ def signature_from_json(value: str | SignatureJSON | None) -> SignatureJSON | No
 def _conflict(a: Signature, b: Signature, rule: JoinRule | None = None) -> bool:
     """Different developments, however alike the words.
 
-    Both name apps and share none; both name places and share none (with `nested_places`: one
-    names a place the other does not, and the other one the first does not: "Canberra bans the
-    app" and "Ottawa bans the app" both name the app's home country too); with `action_veto`,
-    both state an action and share none ("blocks" and "restores").
+    Both name apps and share none; the places do not nest (`_places_conflict`); with
+    `action_veto`, one states a ban (or proposes one) and the other its lifting ("blocks" and
+    "restores"): a proposal and its enactment are often one development within days; a comment
+    or explainer is no report of a development.
     """
     rule = rule or JoinRule()
     if a.apps and b.apps and not (a.apps & b.apps):
         return True
-    if a.places and b.places:
-        if rule.nested_places:
-            if not (a.places <= b.places or b.places <= a.places):
-                return True
-        elif not (a.places & b.places):
-            return True
-    return rule.action_veto and bool(a.actions and b.actions and not (a.actions & b.actions))
+    if _places_conflict(a, b, rule.nested_places):
+        return True
+    if a.comment != b.comment or (a.comment and a.words != b.words):
+        return True  # an opinion piece joins only a copy of itself
+    return rule.action_veto and bool(
+        a.actions and b.actions and not (_action_sides(a.actions) & _action_sides(b.actions))
+    )
+
+
+def _action_sides(actions: frozenset[str]) -> set[str]:
+    """A proposed ban counts as a ban: only a ban and its lifting are told apart."""
+    return {"lifted" if x == "lifted" else "ban" for x in actions}
+
+
+def _with_countries(places: frozenset[str]) -> frozenset[str]:
+    """A subdivision ("US-TX") also stands for its country ("US") when places are nested."""
+    return places | {p.split("-", 1)[0] for p in places if "-" in p}
+
+
+def _places_conflict(a: Signature, b: Signature, nested: bool) -> bool:
+    """Both name places (demonyms aside: "Chinese app" names the app's home) and share none;
+    with `nested`, each names a place the other does not ("Canberra bans the app" and "Ottawa
+    bans the app" both name the app's home country too)."""
+    pa, pb = a.strong_places, b.strong_places
+    if not (pa and pb):
+        return False
+    if not nested:
+        return not (pa & pb)
+    pa, pb = _with_countries(pa), _with_countries(pb)
+    return not (pa <= pb or pb <= pa)
 
 
 def understood(language: str | None, model_languages: Collection[str]) -> bool:
@@ -231,6 +279,14 @@ def may_join(
     if same_entities:
         return True
     return a.language == b.language and _jaccard(a.words, b.words) >= rule.title_overlap
+
+
+def _model_may_add(a: Signature, b: Signature, model_languages: Collection[str]) -> bool:
+    """May the learned decision join a pair the rules refuse? Only where the embedding is
+    trusted for one of the two or they name the same app: elsewhere the model would lean on a
+    cosine the English model does not mean (two unrelated German pages naming one country)."""
+    trusted = understood(a.language, model_languages) or understood(b.language, model_languages)
+    return trusted or bool(a.apps & b.apps)
 
 
 @dataclass(frozen=True)
@@ -446,7 +502,7 @@ class _Batch:
                 ahead.extend(itertools.islice(stream, PAIR_BATCH - 1))
                 batch = [k, *(j for j, _ in ahead)]
                 by_model.update(zip(batch, self._model_accepts(self.model, i, batch), strict=True))
-            if by_model[k]:
+            if by_model[k] and _model_may_add(self.sig[i], self.signature_of(k), self.languages):
                 return cosine, sid, k < self.n_old
         return None
 
@@ -465,12 +521,7 @@ class _Batch:
 
 def _union(signatures: Iterable[Signature]) -> Signature:
     """A story's veto sets from its members' signatures (`Signature.union` over all of them)."""
-    parts = list(signatures)
-    return Signature(
-        frozenset().union(*(s.places for s in parts)),
-        frozenset().union(*(s.apps for s in parts)),
-        frozenset().union(*(s.actions for s in parts)),
-    )
+    return functools.reduce(Signature.union, signatures, NO_SIGNATURE)
 
 
 def _pair_model(decider: str | PairModel) -> PairModel | None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "banwatch-story-pairs/1"
+FORMAT = "banwatch-story-pairs/2"  # 2: 30 features (signature v2: weak places, comment)
 MODEL_FILE = Path(__file__).with_name("data") / "story_pairs.json"  # package data of enrich.data
 
 FEATURES: tuple[str, ...] = (
@@ -54,6 +54,15 @@ FEATURES: tuple[str, ...] = (
     "actions_differ",
     "min_title_words",
     "cosine_if_understood",
+    "places_shared_count",
+    "apps_shared_count",
+    "strong_places_nested",
+    "weak_places_any",
+    "title_length_ratio",
+    "numbers_shared",
+    "numbers_differ",
+    "comment_any",
+    "actions_ban_vs_lifted",
 )
 
 
@@ -93,6 +102,29 @@ def pair_features(
         float(actions_both and not actions_same),
         float(min(len(a.words), len(b.words))),
         cosine * float(ua and ub),
+        *_v2_features(a, b),
+    ]
+
+
+def _v2_features(a: Signature, b: Signature) -> list[float]:
+    """The features added with signature v2 (a v1 signature has no weak places, no comment)."""
+    from banwatch.enrich.dedupe import _places_conflict
+
+    sa, sb = a.strong_places, b.strong_places
+    na, nb = {w for w in a.words if w.isdigit()}, {w for w in b.words if w.isdigit()}
+    sides = ({"lifted" in a.actions, "lifted" in b.actions} == {True, False}) and bool(
+        a.actions and b.actions
+    )
+    return [
+        float(len(a.places & b.places)),
+        float(len(a.apps & b.apps)),
+        float(bool(sa and sb) and not _places_conflict(a, b, nested=True)),
+        float(bool(a.weak_places or b.weak_places)),
+        min(len(a.words), len(b.words)) / max(len(a.words), len(b.words), 1),
+        float(len(na & nb)),
+        float(bool(na and nb and not na & nb)),
+        float(a.comment or b.comment),
+        float(sides),
     ]
 
 

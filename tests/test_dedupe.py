@@ -357,3 +357,59 @@ def test_config_rejects_an_unknown_decider(tmp_path) -> None:
     path.write_text('[dedupe]\ndecider = "oracle"\n')
     with pytest.raises(BanwatchError, match="dedupe.decider"):
         load_settings(path)
+
+
+# ---------------------------------------------------------------- signature v2 vetoes
+
+
+def _sig(title: str, lead: str = "Officials gave no further details."):
+    from banwatch.enrich.dedupe import Signature, story_signature
+
+    return Signature.of(story_signature(title, lead, "en"))
+
+
+def test_a_proposal_and_its_enactment_join_but_a_lifting_does_not() -> None:
+    from banwatch.enrich.dedupe import _conflict
+
+    plan = _sig("Chad plans to block WhatsApp before the vote")
+    done = _sig("Chad blocks WhatsApp as polls open")
+    back = _sig("Chad restores WhatsApp after the vote")
+    assert plan.actions == {"proposed"} and done.actions == {"ban"}
+    assert not _conflict(plan, done)
+    assert _conflict(done, back)
+
+
+def test_a_demonym_alone_does_not_veto() -> None:
+    from banwatch.enrich.dedupe import _conflict
+
+    state = _sig("Ohio bans the Chinese chat app WeChat on state phones")
+    other = _sig("Governor orders WeChat off every Ohio state phone")
+    assert "CN" in state.weak_places and not _conflict(state, other)
+    assert _conflict(_sig("Ohio bans WeChat"), _sig("Peru bans WeChat"))
+
+
+def test_a_state_nests_in_its_country_but_two_states_do_not() -> None:
+    from banwatch.enrich.dedupe import _conflict
+
+    ohio, utah = _sig("Ohio bans WeChat on state phones"), _sig("Utah bans WeChat on state phones")
+    country = _sig("United States bans WeChat on state phones")
+    assert not _conflict(ohio, country)
+    assert _conflict(ohio, utah)
+
+
+def test_an_opinion_piece_is_not_the_report_it_discusses() -> None:
+    from banwatch.enrich.dedupe import _conflict
+
+    news = _sig("Chad blocks WhatsApp as polls open")
+    oped = _sig("Opinion: Chad's WhatsApp block silences voters")
+    assert oped.comment and not news.comment
+    assert _conflict(news, oped)
+
+
+def test_a_version_1_signature_still_reads() -> None:
+    from banwatch.enrich.dedupe import Signature
+
+    old = {"v": 1, "language": "en", "places": ["CN", "US-OH"], "apps": ["WeChat"],
+           "action": "ban", "words": ["bans", "ohio", "wechat"]}  # fmt: skip
+    sig = Signature.of(old)
+    assert sig.strong_places == {"CN", "US-OH"} and not sig.comment
