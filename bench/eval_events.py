@@ -299,6 +299,8 @@ class _Seen:
     detections: list = field(default_factory=list)
     candidates: list[tuple[Any, float]] = field(default_factory=list)
     events: set[str] = field(default_factory=set)
+    paths: dict[str, str] = field(default_factory=dict)  # event id -> how it became a source
+    story: str = ""
 
 
 def _key_of(d) -> tuple[str, str, str, str, str]:
@@ -357,7 +359,20 @@ def _seen_articles(
     resolution = _resolve(detections, rows, alerts, min_confidence, stories)
     for src in resolution.sources:
         seen[src.article_id].events.add(src.event_id)
+        seen[src.article_id].paths[src.event_id] = _path_of(src, min_confidence)
+    for article_id, story in (stories or {}).items():
+        seen[article_id].story = story
     return seen, {e.event_id: e for e in resolution.new_events}
+
+
+def _path_of(src, start_confidence: float) -> str:
+    """How an article became a source: its own detection, a weak one, or its story (a story
+    mate's source has no evidence of its own)."""
+    if not src.evidence and src.confidence == 0.0:
+        return "story mate"
+    if src.confidence < start_confidence:
+        return f"weak detection p={src.confidence:.2f}"
+    return f"own detection p={src.confidence:.2f}"
 
 
 def _why_missed(
@@ -414,6 +429,38 @@ def source_lines(
     out.append(
         "missing source articles by cause: "
         + ", ".join(f"{c} {n}" for c, n in causes.most_common())
+    )
+    return out + extra_source_lines(report, rows, seen)
+
+
+def extra_source_lines(
+    report, rows: dict[str, dict[str, str]], seen: dict[str, _Seen]
+) -> list[str]:
+    """For each matched event with too many sources (distinct outlets), each article of an
+    outlet the gold event does not have: its label and gold event, and how it became a source
+    (own detection, weak detection, story mate: with the story's sources of the gold event)."""
+    paths: Counter[str] = Counter()
+    out = ["-- source articles of outlets the gold event lacks (--sources, too high)"]
+    for g, p in report.matches:
+        wanted = {rows[i]["outlet"] for i in g.article_ids if i in rows}
+        extra = sorted(i for i in p.article_ids if i in rows and rows[i]["outlet"] not in wanted)
+        if not extra:
+            continue
+        out.append(f"  EVENT {g.event_id} {g.key} {g.announced_on}: {len(extra)} extra")
+        for article_id in extra:
+            row, s = rows[article_id], seen[article_id]
+            path = s.paths.get(p.event_id, "?")
+            paths[path.split(" p=")[0]] += 1
+            mates = sorted(
+                i for i in g.article_ids if i != article_id and s.story and seen[i].story == s.story
+            )
+            own = ", ".join(f"{_key_of(d)}{' bg' if d.background else ''}" for d in s.detections)
+            out.append(
+                f"    {article_id} [{row['label']} {row['event_id'] or '-'}] {path}"
+                f" | story with gold {mates or 'none'} | own: {own or 'none'}"
+            )
+    out.append(
+        "extra source articles by path: " + ", ".join(f"{c} {n}" for c, n in paths.most_common())
     )
     return out
 

@@ -391,11 +391,37 @@ class _Batch:
             first = min(target.event.first_seen_at, self.seen_at[d.article_id])
             target.event = dataclasses.replace(target.event, first_seen_at=first)
 
+    def drop_secondary_sources(self, placed: Sequence[tuple[Detection, _Working]]) -> None:
+        """An article is a source of its main news only: the event of its most confident
+        reading. Its other readings ("the move comes a week after the UK barred the app", the
+        ban a lifting ends) add it to another event only when no article has that event as its
+        main news and no stored source holds it: then they are all the coverage it has."""
+        main: dict[str, tuple[float, _Working]] = {}
+        for d, w in placed:
+            if d.article_id not in main or d.confidence > main[d.article_id][0]:
+                main[d.article_id] = (d.confidence, w)
+        for d, w in placed:
+            article_id = d.article_id
+            if main[article_id][1] is w or article_id not in w.added:
+                continue
+            if any(a != article_id and (a not in main or main[a][1] is w) for a in w.sources):
+                del w.sources[article_id]
+                w.added.remove(article_id)
+                self._reset_first_seen(w)
+
+    def _reset_first_seen(self, w: _Working) -> None:
+        """A new event is first seen with the earliest of the sources it keeps."""
+        seen = [self.seen_at[a] for a in w.sources if a in self.seen_at]
+        if w.is_new and seen:
+            w.event = dataclasses.replace(w.event, first_seen_at=min(seen))
+
     def attach_story_mates(self, stories: Mapping[str, str], detections: Sequence[Detection]):
         """Articles of a story with no news reading of their own ("the video app is back on
         phones": no app named) become sources of the event their story's other articles
-        resolved to, when one event has most of them. An article that recalls another state of
-        that event's app and place is left alone: it may be about that older state."""
+        resolved to, when one event has most of them. An article that recalls a state of that
+        event's app and place is left alone: it may be about an older state, or look back at
+        this one (an op-ed on the ban, an explainer). Only a bill's later steps recall the
+        proposal they continue, so recalling the proposal of a proposal event does not count."""
         working = [w for timeline in self.timelines.values() for w in timeline]
         by_id = {w.event.event_id: w for w in working}
         sourced = {a for w in working for a in w.sources}
@@ -415,10 +441,11 @@ class _Batch:
             (top, n), *rest = counts.most_common(2)
             w = by_id[top]
             holder = (w.event.country, w.event.subdivision or "", w.event.app)
-            other_state = any(
-                h == holder and a != w.action for h, a in recalled.get(article_id, ())
+            looks_back = any(
+                h == holder and (a != w.action or a != Action.PROPOSED)
+                for h, a in recalled.get(article_id, ())
             )
-            if (rest and rest[0][1] == n) or other_state:
+            if (rest and rest[0][1] == n) or looks_back:
                 continue
             self._add_mate(w, article_id)
 
@@ -491,11 +518,14 @@ def resolve_events(
         logger.warning("%d detections without a date or a first-seen time were ignored", skipped)
     news.sort(key=lambda d: (batch.date_of(d), d.situation, d.action, d.article_id, d.evidence))
     weak = [d for d in news if d.confidence < start_confidence]
+    placed: list[tuple[Detection, _Working]] = []
     for d in news:
         date = batch.date_of(d)
         assert date is not None
         if d.confidence >= start_confidence:
-            batch.add_source(batch.target(d, date), d, date)
+            placed.append((d, batch.target(d, date)))
+            batch.add_source(placed[-1][1], d, date)
+    batch.drop_secondary_sources(placed)
     for d in weak:  # after every surer detection, so an event dated later is known too
         date = batch.date_of(d)
         assert date is not None
