@@ -393,7 +393,7 @@ class _Batch:
 
     def drop_secondary_sources(self, placed: Sequence[tuple[Detection, _Working]]) -> None:
         """An article is a source of its main news only: the event of its most confident
-        reading. Its other readings ("the move comes a week after the UK barred the app", the
+        reading. Its other readings ("days after a neighbour barred the app", the
         ban a lifting ends) add it to another event only when no article has that event as its
         main news and no stored source holds it: then they are all the coverage it has."""
         main: dict[str, tuple[float, _Working]] = {}
