@@ -217,11 +217,17 @@ def _conflict(a: Signature, b: Signature, rule: JoinRule | None = None) -> bool:
         return True
     if _places_conflict(a, b, rule.nested_places):
         return True
-    if a.comment != b.comment or (a.comment and a.words != b.words):
-        return True  # an opinion piece joins only a copy of itself
+    if a.comment != b.comment:
+        return True  # an opinion piece is no report of the development (copies: `_copy_only`)
     return rule.action_veto and bool(
         a.actions and b.actions and not (_action_sides(a.actions) & _action_sides(b.actions))
     )
+
+
+def _copy_only(a: Signature, b: Signature) -> bool:
+    """An opinion piece joins only a copy of itself (the same title words). Checked pair by
+    pair: a story's veto sets carry no title words, so the story-level `_conflict` cannot."""
+    return a.comment and a.words != b.words
 
 
 def _action_sides(actions: frozenset[str]) -> set[str]:
@@ -493,6 +499,8 @@ class _Batch:
         by_model: dict[int, bool] = {}
         while (item := ahead.popleft() if ahead else next(stream, None)) is not None:
             k, sid = item
+            if _copy_only(self.sig[i], self.signature_of(k)):
+                continue
             cosine = float(self.sims[i, k])
             if may_join(cosine, self.sig[i], self.signature_of(k), self.rule, self.languages):
                 return cosine, sid, k < self.n_old

@@ -406,6 +406,15 @@ def test_an_opinion_piece_is_not_the_report_it_discusses() -> None:
     assert _conflict(news, oped)
 
 
+def test_an_opinion_piece_joins_its_own_copy_only() -> None:
+    """A syndicated op-ed is one story; another op-ed on the same block is not its copy."""
+    oped = _sig("Opinion: Chad's WhatsApp block silences voters")
+    other = _sig("Opinion: why Chad's WhatsApp block will backfire")
+    for decider in ("rules", "model"):
+        assert _two(0.99, oped, oped, decider)
+        assert not _two(0.99, oped, other, decider)
+
+
 def test_a_version_1_signature_still_reads() -> None:
     from banwatch.enrich.dedupe import Signature
 
