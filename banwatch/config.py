@@ -334,7 +334,9 @@ class EventSettings(_Section):
     story_sources: bool = _doc(
         'An article with no reading of its own ("the video app is back on phones") counts as '
         "a source of the event its story's other articles resolved to, when one event holds "
-        "most of them: an event's sources are its whole story's outlets.",
+        "most of them: an event's sources are its whole story's outlets. A reading that is a "
+        "vaguer or re-dated copy of the event its story resolved to joins that event instead of "
+        "starting its own.",
         True,
     )
 

@@ -425,7 +425,14 @@ def source_lines(
         for article_id in missing:
             cause, detail = _why_missed(seen[article_id], g.key, events, owners)
             causes[cause] += 1
-            out.append(f"    {article_id} [{rows[article_id]['label']}] {cause} | {detail}")
+            story = seen[article_id].story
+            mates = sorted(
+                i for i in g.article_ids if i != article_id and story and seen[i].story == story
+            )
+            out.append(
+                f"    {article_id} [{rows[article_id]['label']}] {cause} | {detail}"
+                f" | story with gold {mates or 'none'}"
+            )
     out.append(
         "missing source articles by cause: "
         + ", ".join(f"{c} {n}" for c, n in causes.most_common())

@@ -293,7 +293,9 @@ class Sourcing:
     surer detections started, stored or in this batch, under the same join rules; alone it
     starts nothing. `stories` (article id -> story id, the stories step's grouping) lets an
     article with no news reading of its own count as a source of the event its story resolved
-    to (`_Batch.attach_story_mates`): the sources of an event are its whole story's outlets.
+    to (`_Batch.attach_story_mates`): the sources of an event are its whole story's outlets;
+    and an article whose reading is a vaguer or re-dated copy of an event its story resolved to
+    joins that event (`_Batch.follow_stories`).
     """
 
     events: EventSettings = DEFAULT_POLICY
@@ -408,6 +410,78 @@ class _Batch:
                 del w.sources[article_id]
                 w.added.remove(article_id)
                 self._reset_first_seen(w)
+
+    def follow_stories(
+        self, stories: Mapping[str, str], placed: Sequence[tuple[Detection, _Working]]
+    ) -> None:
+        """An article whose own reading lands on a vaguer or differently dated copy of an event
+        its story resolved to joins that event instead.
+
+        The stories step decided the articles are one development; the detector, reading each
+        alone, may miss the state ("a ban on staff phones" next to "the state of X bans ..."),
+        or date the news a day off, and so start a second event nobody else reports. The
+        reading is kept where it says something the story's event does not: another country,
+        app, scope or action, or a place the event does not name. The story's event must hold
+        more of the story's articles, or as many and name the place more precisely. Only this
+        batch's readings move (stored sources stay)."""
+        working = [w for timeline in self.timelines.values() for w in timeline]
+        in_story: dict[str, Counter[int]] = {}
+        holds = {id(w): w for w in working}
+        for w in working:
+            for article_id in w.sources:
+                if article_id in stories:
+                    in_story.setdefault(stories[article_id], Counter())[id(w)] += 1
+        for article_id, (d, w) in sorted(self._main_readings(placed).items()):
+            counts = in_story.get(stories.get(article_id, ""))
+            if not counts or article_id not in w.added:
+                continue
+            better = [
+                (n, self._precision(holds[k]), holds[k])
+                for k, n in counts.items()
+                if k in holds and holds[k] is not w and self._refines(holds[k], w)
+            ]
+            if not better:
+                continue
+            n, precision, target = max(better, key=lambda b: (b[0], b[1], b[2].event.event_id))
+            if (n, precision) <= (counts[id(w)], self._precision(w)):
+                continue
+            del w.sources[article_id]
+            w.added.remove(article_id)
+            self._reset_first_seen(w)
+            if w.is_new and not w.sources:  # no one else reported it: it was never an event
+                self.timelines[d.situation].remove(w)
+                holds.pop(id(w))
+            self.add_source(target, d, self.date_of(d) or target.date)
+
+    @staticmethod
+    def _main_readings(
+        placed: Sequence[tuple[Detection, _Working]],
+    ) -> dict[str, tuple[Detection, _Working]]:
+        """Each article's most confident placed reading (its main news)."""
+        main: dict[str, tuple[Detection, _Working]] = {}
+        for d, w in placed:
+            if d.article_id not in main or d.confidence > main[d.article_id][0].confidence:
+                main[d.article_id] = (d, w)
+        return main
+
+    @staticmethod
+    def _precision(w: _Working) -> int:
+        """How many of the optional parts of its situation an event names."""
+        return bool(w.event.subdivision) + bool(w.event.body)
+
+    def _refines(self, story_event: _Working, own: _Working) -> bool:
+        """Is `story_event` the same state as `own`, stated as precisely or more, and dated
+        within the window that continues an event?"""
+        a, b = story_event.event, own.event
+        return (
+            a.country == b.country
+            and a.app == b.app
+            and a.scope == b.scope
+            and a.action == b.action
+            and (b.subdivision or "") in ("", a.subdivision or "")
+            and (b.body or "") in ("", a.body or "")
+            and abs((story_event.date - own.date).days) <= self.policy.join_window_days
+        )
 
     def _reset_first_seen(self, w: _Working) -> None:
         """A new event is first seen with the earliest of the sources it keeps."""
@@ -526,6 +600,8 @@ def resolve_events(
             placed.append((d, batch.target(d, date)))
             batch.add_source(placed[-1][1], d, date)
     batch.drop_secondary_sources(placed)
+    if stories:
+        batch.follow_stories(stories, placed)
     for d in weak:  # after every surer detection, so an event dated later is known too
         date = batch.date_of(d)
         assert date is not None
