@@ -141,6 +141,15 @@ def merge_event_fields(event: Event, sources: Sequence[Source]) -> Event:
     )
 
 
+# The state an event's step recalls without looking back: a lifting ends the ban, an
+# enactment completes the proposal, a bill's later steps continue the proposal.
+_CONTINUES = {
+    Action.LIFTED: Action.BAN,
+    Action.BAN: Action.PROPOSED,
+    Action.PROPOSED: Action.PROPOSED,
+}
+
+
 def _outlet(article_id: str, urls: Mapping[str, str], outlets: Mapping[str, str]) -> str:
     return outlets.get(article_id) or urlsplit(urls.get(article_id, "")).hostname or article_id
 
@@ -494,8 +503,8 @@ class _Batch:
         phones": no app named) become sources of the event their story's other articles
         resolved to, when one event has most of them. An article that recalls a state of that
         event's app and place is left alone: it may be about an older state, or look back at
-        this one (an op-ed on the ban, an explainer). Only a bill's later steps recall the
-        proposal they continue, so recalling the proposal of a proposal event does not count."""
+        this one (an op-ed on the ban, an explainer). Recalling the state the event ends or
+        continues (`_CONTINUES`: the ban a lifting ends, the bill a ban enacts) does not count."""
         working = [w for timeline in self.timelines.values() for w in timeline]
         by_id = {w.event.event_id: w for w in working}
         sourced = {a for w in working for a in w.sources}
@@ -516,8 +525,7 @@ class _Batch:
             w = by_id[top]
             holder = (w.event.country, w.event.subdivision or "", w.event.app)
             looks_back = any(
-                h == holder and (a != w.action or a != Action.PROPOSED)
-                for h, a in recalled.get(article_id, ())
+                h == holder and a != _CONTINUES[w.action] for h, a in recalled.get(article_id, ())
             )
             if (rest and rest[0][1] == n) or looks_back:
                 continue

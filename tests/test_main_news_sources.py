@@ -125,3 +125,20 @@ def test_return_and_set_aside_read_as_lifted(title):
 def test_a_bill_returning_to_a_chamber_is_no_lifting():
     found = detect_text("Bill to ban TikTok returns to the Senate for a final vote", "", PUB)
     assert all(d.action != "lifted" for d in found)
+
+
+def test_a_story_mate_recalling_the_ban_a_lifting_ends_is_a_source():
+    # r2 reports the same reversal without naming it; it recalls the ban being reversed
+    lifting = det("r1", action="lifted", evidence="Lisbon let civil servants reinstall the app.")
+    recalls_ban = det("r2", background=True, announced_on=None, evidence="The app was barred.")
+    res = resolve([lifting, recalls_ban], Sourcing(stories={"r1": "s1", "r2": "s1"}))
+    (event,) = res.new_events
+    assert event.action == "lifted" and event.source_count == 2
+
+
+def test_a_story_mate_recalling_an_earlier_lifting_looks_back():
+    lifting = det("r1", action="lifted", evidence="Lisbon let civil servants reinstall the app.")
+    recalls = det("r2", action="lifted", background=True, announced_on=None)
+    res = resolve([lifting, recalls], Sourcing(stories={"r1": "s1", "r2": "s1"}))
+    (event,) = res.new_events
+    assert event.source_count == 1
