@@ -299,6 +299,13 @@ class DetectSettings(_Section):
         "0.4 keeps real pages' candidates near 4 per 1,000 (docs/detection.md).",
         0.4,
     )
+    join_confidence: Ratio = _doc(
+        "An article with no reading at `min_confidence` keeps its most probable one at or above "
+        "this as a weak reading: it adds the article as a source to an event surer readings "
+        "started (same join rules), never starts one or raises its confidence. At or above "
+        "`min_confidence` it is off.",
+        0.3,
+    )
     model_path: RelativePath = _doc(
         "Detector model file (JSON written by scripts/train_detector.py); '' for the packaged one.",
         "",
@@ -308,6 +315,12 @@ class DetectSettings(_Section):
         "and hand-set confidence (uncalibrated; for explaining a detection and testing the spine).",
         "model",
     )
+
+    @property
+    def weak_floor(self) -> float | None:
+        """`join_confidence` where it is below `min_confidence`, else None (off)."""
+        return self.join_confidence if self.join_confidence < self.min_confidence else None
+
     in_workers: bool = _doc(
         "Find candidates in the extraction worker processes when the process has them "
         "(`banwatch run`): detection then uses every core instead of one. Same detections.",

@@ -463,6 +463,7 @@ def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) ->
         articles,
         catalogue=catalogue,
         min_confidence=settings.detect.min_confidence,
+        join_confidence=settings.detect.weak_floor,
         feed_countries={f.name: f.country for f in settings.feeds if f.country},
         model=load_model(settings.detect.model_path)
         if settings.detect.decider == "model"

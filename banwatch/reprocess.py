@@ -145,6 +145,7 @@ def detector(settings: Settings) -> Callable[[Sequence[Article]], list[Detection
             articles,
             catalogue=catalogue,
             min_confidence=settings.detect.min_confidence,
+            join_confidence=settings.detect.weak_floor,
             feed_countries=countries,
             model=model,
             decider=settings.detect.decider,

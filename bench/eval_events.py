@@ -42,6 +42,7 @@ from typing import Any
 
 from banwatch.enrich.apps import AppCatalogue
 
+from banwatch.config import DetectSettings
 from bench.harness import FeedEntry, read_events, run_banwatch, write_config
 from bench.scoring import (
     Evaluation,
@@ -56,11 +57,12 @@ logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent
 RECENCY_DAYS = 14  # as the e2e config: alerts.recency_days
-# Candidates below `detect.min_confidence` but at or above this may add a source to an event
-# surer detections started (`detect_ban_events(join_confidence=)`). The pipeline does not do
-# this (yet), so it is off here too unless $BANWATCH_JOIN_CONFIDENCE sets it (e.g. 0.2, an
-# experiment: +2/0/0/+1 exact source counts on eval/fulltext/devset/holdout).
-JOIN_CONFIDENCE = float(os.environ.get("BANWATCH_JOIN_CONFIDENCE", "1"))
+# Candidates below `detect.min_confidence` but at or above `detect.join_confidence` add a source
+# to an event surer detections started, as in the pipeline; $BANWATCH_JOIN_CONFIDENCE overrides
+# the config's default (1 turns it off).
+JOIN_CONFIDENCE = float(
+    os.environ.get("BANWATCH_JOIN_CONFIDENCE", DetectSettings().join_confidence)
+)
 # Articles with no news reading of their own count as sources of their story's event, as the
 # pipeline does with `events.story_sources` (default on); $BANWATCH_STORY_SOURCES=0 turns it off.
 STORY_SOURCES = os.environ.get("BANWATCH_STORY_SOURCES", "1") != "0"
