@@ -150,6 +150,25 @@ _CONTINUES = {
 }
 
 
+def _story_confidence(w: _Working, story: str, stories: Mapping[str, str]) -> float:
+    """The surest reading of `story`'s articles among `w`'s sources."""
+    return max((s.confidence for a, s in w.sources.items() if stories.get(a) == story), default=0.0)
+
+
+def _outvotes(story_event: _Working, own: _Working) -> bool:
+    """Could `story_event` be what `own`'s reading misread: the same app and country, no place
+    `own` names that it lacks; another state, scope or date (a reading that took an older
+    date from the text lands on an older event). Another country or app is another
+    development, whatever the stories step grouped."""
+    a, b = story_event.event, own.event
+    return (
+        a.country == b.country
+        and a.app == b.app
+        and (b.subdivision or "") in ("", a.subdivision or "")
+        and (b.body or "") in ("", a.body or "")
+    )
+
+
 def _outlet(article_id: str, urls: Mapping[str, str], outlets: Mapping[str, str]) -> str:
     return outlets.get(article_id) or urlsplit(urls.get(article_id, "")).hostname or article_id
 
@@ -430,9 +449,15 @@ class _Batch:
         alone, may miss the state ("a ban on staff phones" next to "the state of X bans ..."),
         or date the news a day off, and so start a second event nobody else reports. The
         reading is kept where it says something the story's event does not: another country,
-        app, scope or action, or a place the event does not name. The story's event must hold
-        more of the story's articles, or as many and name the place more precisely. Only this
-        batch's readings move (stored sources stay)."""
+        app or place. The story's event must hold more of the story's articles, or as many and
+        name the place more precisely.
+
+        A reading of another state, scope or date of the same app and place ("a bill to ban"
+        where the story's other outlets report the ban) is outvoted (`_outvotes`): it joins
+        the event that holds more of the story's articles, or as many through a surer reading,
+        and takes that event's date and place, and at most its confidence, since its own
+        reading was of something the story did not report. Only this batch's readings move
+        (stored sources stay)."""
         working = [w for timeline in self.timelines.values() for w in timeline]
         in_story: dict[str, Counter[int]] = {}
         holds = {id(w): w for w in working}
@@ -444,23 +469,64 @@ class _Batch:
             counts = in_story.get(stories.get(article_id, ""))
             if not counts or article_id not in w.added:
                 continue
-            better = [
-                (n, self._precision(holds[k]), holds[k])
-                for k, n in counts.items()
-                if k in holds and holds[k] is not w and self._refines(holds[k], w)
-            ]
-            if not better:
-                continue
-            n, precision, target = max(better, key=lambda b: (b[0], b[1], b[2].event.event_id))
-            if (n, precision) <= (counts[id(w)], self._precision(w)):
-                continue
+            story = stories[article_id]
+            rivals = [holds[k] for k in counts if k in holds and holds[k] is not w]
+            target = self._refined_by(rivals, counts, w)
+            if target is not None:
+                date = self.date_of(d) or target.date
+            else:
+                target = self._outvoted_by(rivals, counts, w, story, stories)
+                if target is None:
+                    continue
+                sure = _story_confidence(target, story, stories)
+                d = dataclasses.replace(
+                    d,
+                    jurisdiction=target.event.jurisdiction,
+                    level=target.event.level,
+                    confidence=min(d.confidence, sure),
+                )
+                date = target.date
             del w.sources[article_id]
             w.added.remove(article_id)
             self._reset_first_seen(w)
             if w.is_new and not w.sources:  # no one else reported it: it was never an event
                 self.timelines[d.situation].remove(w)
                 holds.pop(id(w))
-            self.add_source(target, d, self.date_of(d) or target.date)
+            self.add_source(target, d, date)
+
+    def _refined_by(
+        self, rivals: Sequence[_Working], counts: Counter[int], own: _Working
+    ) -> _Working | None:
+        """The story's event that states `own` more precisely or is held by more articles."""
+        better = [(counts[id(r)], self._precision(r), r) for r in rivals if self._refines(r, own)]
+        if not better:
+            return None
+        n, precision, target = max(better, key=lambda b: (b[0], b[1], b[2].event.event_id))
+        if (n, precision) <= (counts[id(own)], self._precision(own)):
+            return None
+        return target
+
+    def _outvoted_by(
+        self,
+        rivals: Sequence[_Working],
+        counts: Counter[int],
+        own: _Working,
+        story: str,
+        stories: Mapping[str, str],
+    ) -> _Working | None:
+        """The story's event of another state or scope that outvotes `own`'s reading: held by
+        more of the story's articles, or as many with a surer reading."""
+        votes = [
+            (counts[id(r)], _story_confidence(r, story, stories), r)
+            for r in rivals
+            if _outvotes(r, own)
+        ]
+        if not votes:
+            return None
+        n, sure, target = max(votes, key=lambda v: (v[0], v[1], v[2].event.event_id))
+        if (n, sure) <= (counts[id(own)], _story_confidence(own, story, stories)):
+            return None
+        return target
 
     @staticmethod
     def _main_readings(

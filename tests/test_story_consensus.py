@@ -4,8 +4,9 @@
 The stories step has put the articles of one development together; the detector reads each
 alone. When one article's reading misses the province its story mates name, or dates the news a
 day later, it used to start a second event with that one source: a false alarm and a source
-missing from the real event. Readings that say something else (another country, scope or
-action, or a more precise place) keep their own event.
+missing from the real event. A reading of another state or scope of the same app and place is
+outvoted by the story (more articles, or as many and a surer reading). Readings that say
+something else (another country or app, a more precise place) keep their own event.
 """
 
 from __future__ import annotations
@@ -55,10 +56,10 @@ def resolve(detections: list[Detection], stories: dict[str, str]):
     )
 
 
-def events(res) -> dict[tuple, set[str]]:
-    """(country, subdivision, action, date) -> the event's source articles."""
+def events(res, app: str = "WeChat") -> dict[tuple, set[str]]:
+    """(country, subdivision, action, date) -> the source articles of `app`'s events."""
     out = {}
-    for e in res.new_events:
+    for e in (e for e in res.new_events if e.app == app):
         key = (e.country, e.subdivision or "", e.action, e.announced_on)
         out[key] = {s.article_id for s in res.sources if s.event_id == e.event_id}
     return out
@@ -113,23 +114,72 @@ def test_a_more_precise_reading_never_moves_to_a_vaguer_event():
     }
 
 
-def test_readings_of_another_state_or_place_keep_their_own_events():
+def test_readings_of_another_country_or_a_more_precise_place_keep_their_own_events():
     stories = {a: "s1" for a in "abcde"}
     res = resolve(
         [
-            quebec("a"),
-            quebec("b"),
-            national("c", action="proposed"),
+            national("a"),
+            national("b"),
+            quebec("c", action="proposed"),
             national("d", country="US", jurisdiction="United States"),
-            national("e", scope="nationwide"),
+            national("e", app="Telegram"),
         ],
         stories,
     )
+    assert events(res, app="Telegram") == {("CA", "", "ban", DAY): {"e"}}  # another development
     found = events(res)
-    assert found[("CA", "CA-QC", "ban", DAY)] == {"a", "b"}
-    assert found[("CA", "", "proposed", DAY)] == {"c"}
+    assert found[("CA", "", "ban", DAY)] == {"a", "b"}
+    assert found[("CA", "CA-QC", "proposed", DAY)] == {"c"}  # names a place the ban lacks
     assert found[("US", "", "ban", DAY)] == {"d"}
-    assert len(res.new_events) == 4  # e: a nationwide ban is another situation
+    assert len(res.new_events) == 4
+
+
+def test_a_reading_of_another_state_or_scope_is_outvoted_by_its_story():
+    """Two outlets report the provincial ban; a third, read alone, looked like a bill (its text
+    quoted the minister's earlier plan) and a fourth like a nationwide ban. Neither is news of
+    its own: they join the ban, with its date, place and at most its confidence."""
+    stories = {a: "s1" for a in "abcd"}
+    res = resolve(
+        [
+            quebec("a"),
+            quebec("b", confidence=0.7),
+            national("c", action="proposed", announced_on=DAY - dt.timedelta(days=20)),
+            national("d", scope="nationwide", confidence=0.99),
+        ],
+        stories,
+    )
+    assert events(res) == {("CA", "CA-QC", "ban", DAY): {"a", "b", "c", "d"}}
+    (event,) = res.new_events
+    assert event.source_count == 4
+    assert event.announced_on == DAY
+    assert event.confidence == 0.9  # the fourth reading's 0.99 was of something else
+    moved = {s.article_id: s for s in res.sources}
+    assert moved["d"].confidence == 0.9
+    assert moved["c"].announced_on == DAY
+    assert {moved[a].jurisdiction for a in "cd"} == {"Quebec"}
+
+
+def test_on_a_tie_between_two_states_the_surer_reading_wins():
+    res = resolve(
+        [quebec("a", confidence=0.85), lifted("b", confidence=0.55)],
+        {"a": "s1", "b": "s1"},
+    )
+    assert events(res) == {("CA", "CA-QC", "ban", DAY): {"a", "b"}}
+    same_confidence = resolve(
+        [quebec("a", confidence=0.7), lifted("b", confidence=0.7)], {"a": "s1", "b": "s1"}
+    )
+    assert len(same_confidence.new_events) == 2  # nothing to go by: both are kept
+
+
+def test_a_reading_dated_long_before_its_story_joins_the_story_s_event():
+    """The text recalled an old date and the detector took it for the news': the reading lands
+    far from its story's event, outside the join window."""
+    long_ago = DAY - dt.timedelta(days=400)
+    res = resolve(
+        [lifted("a"), lifted("b", announced_on=long_ago, confidence=0.6)], {"a": "s1", "b": "s1"}
+    )
+    assert events(res) == {("CA", "CA-QC", "lifted", DAY): {"a", "b"}}
+    assert res.new_events[0].announced_on == DAY
 
 
 def test_a_tie_between_two_equally_precise_readings_is_left_alone():
