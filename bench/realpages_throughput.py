@@ -1,23 +1,26 @@
 """Cost of a `banwatch run` pass over real pages, beside the stack's floor measured in the same run.
 
     python -m bench.realpages_throughput /work/corpora/tests/resources/parser/test_data \
-        [--urls 600] [--repeats 3] [--tree DIR] [--encoder]
+        [--urls 600] [--repeats 3] [--tree DIR] [--against DIR] [--encoder]
 
 The Fundus test pages (see bench/realpages.py) are served on 127.0.0.1 behind one RSS feed per
 publisher, replicated under distinct URLs to at least `--urls` feed items. Each repeat runs:
 
-* the pass: `pipeline.run_pass` in a child process (with `--tree DIR` on PYTHONPATH, so the same
-  bench measures an older checkout), after a warm-up pass over a few other items in the same
-  process (imports, model load, extraction workers: what a long-lived worker pays once);
+* the pass: `pipeline.run_pass` in a child process (with `--tree DIR`, another checkout's
+  pipeline: the same bench measures an older tree), after a warm-up pass over a few other items
+  in the same process (imports, model load, extraction workers: what a long-lived worker pays
+  once); with `--against DIR`, the pass of that checkout too, in the same repeat, the two
+  alternating which goes first (before/after side by side on a shared machine);
 * the floor: the same pages with no HTTP and no banwatch code, in 2 processes (half each):
   feedparser over the feeds' XML, trafilatura `bare_extraction(fast=True)`, and MiniLM on title +
   the first 60 words cut at 64 tokens (sentence-transformers, torch, 1 thread, batches of 64).
 
 Printed per repeat and as medians: articles/s (wall), core-ms per article (CPU of all the
 processes involved), peak RSS of the pass's process and peak PSS of its process tree (with the
-extraction workers; sampled), core-ms per stage, and the
-ratios pass / floor. On a shared machine quote core-ms and ratios, not wall times. `--encoder`
-only times the encoder on the pages' leads: torch and ONNX, 64 and 256 tokens, 1 and 2 threads.
+extraction workers; sampled every 100 ms by this process, so the sampling costs the pass
+nothing), core-ms per stage, and the ratios pass / floor. On a shared machine quote core-ms and
+ratios, not wall times. `--encoder` only times the encoder on the pages' leads: torch and ONNX,
+64 and 256 tokens, 1 and 2 threads.
 """
 
 from __future__ import annotations
@@ -79,8 +82,7 @@ def child(warm_config: str, config: str) -> None:
     from banwatch.config import load_settings
 
     logging.basicConfig(level=logging.WARNING)
-    sampler = _RssSampler()
-    sampler.start()
+    mark = Path(os.environ["BENCH_PASS_MARK"])
     pipeline.run_pass(load_settings(warm_config))
     settings = load_settings(config)
     stages: dict[str, float] = {}
@@ -91,12 +93,12 @@ def child(warm_config: str, config: str) -> None:
         stages[stage] = stages.get(stage, 0.0) + now - last[0]
         last[0] = now
 
-    sampler.peak = 0
+    mark.write_text("pass")  # the parent's sampler starts counting the peak
     cpu0, wall0 = _tree_cpu(), time.perf_counter()
     last[0] = cpu0
     summary = pipeline.run_pass(settings, progress=progress)
     wall, cpu = time.perf_counter() - wall0, _tree_cpu() - cpu0
-    sampler.stop.set()
+    mark.write_text("done")
     print(
         json.dumps(
             {
@@ -105,7 +107,6 @@ def child(warm_config: str, config: str) -> None:
                 "cpu": cpu,
                 "stages": stages,
                 "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                "peak_tree_pss": sampler.peak,
             }
         )
     )
@@ -132,7 +133,6 @@ def run_pass(root: str, urls: int, tree: str | None, *, detect_here: bool = Fals
     copies = max(1, math.ceil(urls / len(pages)))
     env = dict(os.environ)
     here = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (tree, here) if p)
     with (
         tempfile.TemporaryDirectory() as tmp,
         MailSink() as sink,
@@ -143,35 +143,72 @@ def run_pass(root: str, urls: int, tree: str | None, *, detect_here: bool = Fals
         config = _serve_pass(pages, copies, Path(tmp) / "pass", room, sink.port)
         if detect_here:
             _detect_here(config)
-        done = subprocess.run(
-            # as a script: `-m bench...` would find the other tree's bench package first
-            [sys.executable, __file__, "-", "--child", str(warm), str(config)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tree or here,
-            check=False,
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (_import_root(tree, Path(tmp)) if tree else None, here) if p
         )
-    if done.returncode != 0:
-        raise SystemExit(f"pass failed: {done.stderr.strip()[-1500:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        env["BENCH_PASS_MARK"] = mark = str(Path(tmp) / "mark")
+        with (Path(tmp) / "out").open("w+") as out, (Path(tmp) / "err").open("w+") as err:
+            child = subprocess.Popen(
+                # as a script: `-m bench...` would find the other tree's bench package first
+                [sys.executable, __file__, "-", "--child", str(warm), str(config)],
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=tree or here,
+            )
+            sampler = _PssSampler(child.pid, Path(mark))
+            sampler.start()
+            code = child.wait()
+            sampler.stop.set()
+            sampler.join()
+            out.seek(0), err.seek(0)
+            stdout, stderr = out.read(), err.read()
+    if code != 0:
+        raise SystemExit(f"pass failed: {stderr.strip()[-1500:]}")
+    return json.loads(stdout.strip().splitlines()[-1]) | {"peak_tree_pss": sampler.peak}
 
 
-class _RssSampler(threading.Thread):
-    """Peak PSS of this process tree (shared pages counted once), sampled every 100 ms."""
+def _import_root(tree: str, tmp: Path) -> str:
+    """A directory that imports `banwatch` (and its `banwatch.enrich`, ... subpackages, which
+    live at the checkout's top level: see pyproject's package-dir) from `tree`, ahead of the
+    editable install of this checkout."""
+    root = tmp / "tree"
+    package = root / "banwatch"
+    package.mkdir(parents=True)
+    for entry in (Path(tree) / "banwatch").iterdir():
+        (package / entry.name).symlink_to(entry)
+    for sub in ("ingest", "enrich", "warehouse", "alerts"):
+        if not (package / sub).exists():
+            (package / sub).symlink_to(Path(tree) / sub)
+    return str(root)
 
-    def __init__(self) -> None:
+
+class _PssSampler(threading.Thread):
+    """Peak PSS of a process tree (shared pages counted once), every 100 ms, from outside it:
+    only while `mark` says the measured pass runs ("pass"), not during its warm-up."""
+
+    def __init__(self, pid: int, mark: Path) -> None:
         super().__init__(daemon=True)
+        self.pid, self.mark = pid, mark
         self.peak = 0
         self.stop = threading.Event()
 
     def run(self) -> None:
         import psutil
 
-        me = psutil.Process()
+        try:
+            top = psutil.Process(self.pid)
+        except psutil.Error:
+            return
         while not self.stop.wait(0.1):
+            try:
+                if self.mark.read_text() != "pass":
+                    continue
+                procs = [top, *top.children(recursive=True)]
+            except (OSError, psutil.Error):
+                continue
             total = 0
-            for proc in [me, *me.children(recursive=True)]:
+            for proc in procs:
                 try:
                     total += proc.memory_full_info().pss
                 except psutil.Error:
@@ -309,6 +346,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--urls", type=int, default=600, help="at least this many feed items")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tree", default="", help="checkout whose pipeline runs the pass")
+    parser.add_argument(
+        "--against",
+        default="",
+        help="checkout whose pass also runs in each repeat (before/after side by side)",
+    )
     parser.add_argument("--encoder", action="store_true", help="only time the encoder")
     parser.add_argument(
         "--compare-detect",
@@ -324,34 +366,65 @@ def main(argv: list[str] | None = None) -> None:
         embed_costs(args.pages_dir, args.repeats)
         return
     tree = str(Path(args.tree).resolve()) if args.tree else None
+    against = str(Path(args.against).resolve()) if args.against else None
     print(f"pass tree: {tree or 'this checkout'}; {os.cpu_count()} cores")
+    if against:
+        print(f"against: {against}")
+    _repeat(args, tree, against)
+
+
+def _repeat(args: argparse.Namespace, tree: str | None, against: str | None) -> None:
+    """`--repeats` times: the floor and the pass (and `--against`'s, `--compare-detect`'s)."""
     runs: list[tuple[dict, dict]] = []
     here: list[tuple[dict, dict]] = []  # --compare-detect: the same pass, detecting in-process
+    other: list[tuple[dict, dict]] = []  # --against: the other checkout's pass
     for k in range(args.repeats):
         floor = run_floor(args.pages_dir, args.urls)
-        alone = None
+        alone = base = None
         if args.compare_detect and k % 2:  # alternate which pass goes first
             alone = run_pass(args.pages_dir, args.urls, tree, detect_here=True)
+        if against and k % 2 == 0:
+            base = run_pass(args.pages_dir, args.urls, against)
         done = run_pass(args.pages_dir, args.urls, tree)
         if args.compare_detect and alone is None:
             alone = run_pass(args.pages_dir, args.urls, tree, detect_here=True)
+        if against and base is None:
+            base = run_pass(args.pages_dir, args.urls, against)
         runs.append((done, floor))
         print(f"repeat {k + 1}:")
+        if base is not None:
+            other.append((base, floor))
+            print(_line("against", base))
+            _stage_line("against", base)
         print(_line("pass", done))
+        _stage_line("pass", done)
         if alone is not None:
             here.append((alone, floor))
             print(_line("pass, detection in one process", alone))
         print(_line("floor", floor))
-        stages = ", ".join(
-            f"{s} {1000 * v / done['articles']:.1f}" for s, v in done["stages"].items()
-        )
-        print(f"  pass core-ms/article by stage: {stages}")
         sys.stdout.flush()
 
     print(f"medians of {len(runs)} repeats:")
+    if other:
+        _medians("against", other, floor_too=False)
     _medians("pass", runs, floor_too=True)
     if here:
         _medians("pass, detection in one process", here, floor_too=False)
+    if other:
+        ratio = statistics.median(
+            (d["wall"] / d["articles"]) / (b["wall"] / b["articles"])
+            for (d, _), (b, _) in zip(runs, other, strict=True)
+        )
+        cpu = statistics.median(
+            (d["cpu"] / d["articles"]) / (b["cpu"] / b["articles"])
+            for (d, _), (b, _) in zip(runs, other, strict=True)
+        )
+        print(f"  pass / against (same repeat): time per article x{ratio:.2f}, core-ms x{cpu:.2f}")
+
+
+def _stage_line(label: str, r: dict) -> None:
+    stages = ", ".join(f"{s} {1000 * v / r['articles']:.1f}" for s, v in r["stages"].items())
+    print(f"  {label} core-ms/article by stage: {stages}")
 
 
 def _medians(label: str, runs: list[tuple[dict, dict]], *, floor_too: bool) -> None:
