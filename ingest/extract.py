@@ -14,6 +14,7 @@ extraction processes (or the calling thread) extract the ones that have arrived.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import functools
 import gzip
 import logging
@@ -302,7 +303,11 @@ class After(typing.NamedTuple):
     deliver: Callable[[Article, Any], None]
 
 
-_FAILED = object()  # `After.run` raised
+class _Outcome(enum.Enum):
+    FAILED = "failed"  # `After.run` raised (an enum: it stays itself through a worker's pickle)
+
+
+_FAILED = _Outcome.FAILED
 
 
 def extract_then(
