@@ -20,6 +20,7 @@ import gzip
 import logging
 import queue
 import re
+import threading
 import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -348,7 +349,11 @@ def fetch_and_extract(
     articles: list[Article | None] = [None] * len(entries)
     run = after.run if after is not None else None
     pool = extract_pool(min(workers, len(entries)))
-    arrived = _extracted_in(pool, entries, client, settings, run) if pool else None
+    arrived = None
+    if pool is not None:
+        arrived = _extracted_in(
+            pool, min(workers, len(entries)), entries, client, settings, run=run
+        )
     if arrived is None:
         pages = iter_pages(entries, client, settings)
         arrived = ((i, extract_then(p, settings, run)) for i, p in pages)
@@ -368,23 +373,31 @@ def fetch_and_extract(
 
 def _extracted_in(
     pool: ProcessPoolExecutor,
+    workers: int,
     entries: Sequence[ParsedEntry],
     client: httpx.Client,
     settings: FetchSettings,
+    *,
     run: Callable[[Article], Any] | None = None,
 ) -> Iterator[tuple[int, tuple[Article, Any]]]:
     """(index, (article, `run`'s result)) as the pool extracts them; fetch threads submit the
     pages themselves.
 
     A worker that dies (a page that kills the extractor) breaks the pool: the pages it held are
-    extracted here instead, and the next pass starts a new pool.
+    extracted here instead, and the next pass starts a new pool. At most `concurrency` + 2 x
+    `workers` pages are fetched and not yet extracted: pages download faster than they are
+    extracted, and each waiting page (its bytes and decoded text, ~1 MB) is held here until
+    then; unbounded, a pass over 774 pages held most of them at once.
     """
     from banwatch.ingest.extract_pool import discard
 
     Result = tuple[Article, Any]
     done: queue.SimpleQueue[tuple[int, FetchedPage, Future[Result] | None]] = queue.SimpleQueue()
+    threads = max(1, min(settings.concurrency, len(entries)))
+    slots = threading.Semaphore(threads + 2 * workers)  # pages in flight
 
     def fetch_then_submit(index: int, entry: ParsedEntry) -> None:
+        slots.acquire()
         page = fetch_page(entry, client, settings)
         try:
             future = pool.submit(extract_then, page, settings, run)
@@ -393,17 +406,23 @@ def _extracted_in(
             return
         future.add_done_callback(lambda f: done.put((index, page, f)))
 
-    threads = max(1, min(settings.concurrency, len(entries)))
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pages") as fetchers:
         fetches = [fetchers.submit(fetch_then_submit, i, e) for i, e in enumerate(entries)]
-        for _ in entries:
-            index, page, future = done.get()
-            try:
-                result = future.result() if future is not None else None
-            except BrokenProcessPool:
-                discard(pool)
-                logger.warning("an extraction worker died; extracting %s here", page.entry.url)
-                result = None
-            yield index, result or extract_then(page, settings, run)
+        try:
+            for _ in entries:
+                index, page, future = done.get()
+                try:
+                    result = future.result() if future is not None else None
+                except BrokenProcessPool:
+                    discard(pool)
+                    logger.warning("an extraction worker died; extracting %s here", page.entry.url)
+                    result = None
+                result = result or extract_then(page, settings, run)
+                del page, future
+                slots.release()
+                yield index, result
+        finally:  # a caller that stops early (an error) must not leave fetch threads waiting
+            for _ in entries:
+                slots.release()
         for fetch in fetches:
             fetch.result()  # re-raise what a fetch thread raised (fetch_page records failures)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import time
 from pathlib import Path
 
 import duckdb
@@ -167,3 +168,26 @@ def test_a_pass_finding_ahead_stores_what_a_pass_finding_after_stores(tmp_path, 
     for table, rows in after.items():
         assert ahead[table] == rows, table
     assert len(after["events"]) >= 3 and len(after["detections"]) >= 10
+
+
+def test_pages_wait_for_the_extraction_workers_not_in_memory(
+    pool, newsroom, http_client, fetch_settings
+) -> None:
+    """While the caller is busy with the first article, at most `concurrency` + 2 x workers
+    pages are downloaded ahead (each is held in memory until extracted), not all of them."""
+    news = items(40)
+    newsroom.add(news)
+    served: list[int] = []
+
+    def first_takes_long(article) -> None:
+        if not served:  # give the fetch threads every chance to run ahead
+            deadline = time.monotonic() + 3
+            while len(newsroom.requests) < len(news) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            served.append(len(newsroom.requests))
+
+    articles, _ = fetch_and_extract(
+        entries(newsroom, news), http_client, fetch_settings, workers=2, on_article=first_takes_long
+    )
+    assert len(articles) == len(news)
+    assert served[0] <= 1 + fetch_settings.concurrency + 2 * 2
