@@ -2,6 +2,7 @@
 
     python -m bench.eval_dedupe [--sets eval,eval-fulltext,devset,holdout] [--inputs]
         [--realpages /work/corpora/tests/resources/parser/test_data] [--window-days 3]
+        [--model-only] [--details]
 
 Two articles of a labelled set belong to one story when they report the same gold event within
 the grouping window (`dedupe.window_days`); every other pair should stay apart. The bench runs
@@ -19,6 +20,9 @@ tokens) and prints:
 - with `--realpages DIR`: the Fundus test pages (`<country>/<Publisher>_<date>.html.gz`, none
   of which reports the same development as another), extracted with `ingest.extract`, all
   published at one moment (the worst case: one window): every multi-page story is a false merge;
+- with `--model-only`: only the learned pair decision's CV (a few minutes instead of the rules'
+  coordinate ascent); with `--details`: its held-out wrong pairs with titles and signatures,
+  for diagnosis (never the holdout set's rows);
 - with `--inputs`: the CV figure per set for other embedded inputs (title + first sentence at
   64 tokens, the lead at 64 / 256 tokens, title + text at 128 / 256 tokens).
 
@@ -64,6 +68,7 @@ GRID = {
 }
 DEFAULT_INPUT = "lead@64"
 REAL_PAGES = "realpages"
+NO_DETAILS = ("holdout",)  # sets whose rows `--details` never prints
 
 
 @dataclass
@@ -384,10 +389,14 @@ def fit_pair_model(
 
 
 def cross_validate_model(
-    sets: list[LabelledSet], matrices: dict[str, np.ndarray], window_days: float
+    sets: list[LabelledSet],
+    matrices: dict[str, np.ndarray],
+    window_days: float,
+    errors: dict[str, list[tuple[str, int, int]]] | None = None,
 ) -> tuple[dict[str, np.ndarray], list[float]]:
     """Held-out (tp, fp, fn) per set of the learned decision (folds as `cross_validate`), and
-    each fold's cut."""
+    each fold's cut. `errors`, when given, receives each set's held-out wrong pairs
+    ("fp" or "fn", i, k) for `--details`."""
     held = {s.name: np.zeros(3, dtype=int) for s in sets}
     cuts = []
     for k in range(FOLDS):
@@ -398,7 +407,39 @@ def cross_validate_model(
             labels = group(s, matrices[s.name], everyone, JoinRule(), window_days, decider=model)
             first = np.minimum(s.fold[:, None], s.fold[None, :])
             held[s.name] += counts(s, labels, first == k)
+            if errors is not None:
+                grouped = labels[:, None] == labels[None, :]
+                scored = (first == k) & s.pairs
+                for kind, wrong in (("fp", grouped & ~s.same), ("fn", ~grouped & s.same)):
+                    ii, jj = np.nonzero(wrong & scored)
+                    errors.setdefault(s.name, []).extend(
+                        (kind, int(i), int(j)) for i, j in zip(ii, jj, strict=True)
+                    )
     return held, cuts
+
+
+def print_errors(
+    sets: list[LabelledSet],
+    matrices: dict[str, np.ndarray],
+    errors: dict[str, list[tuple[str, int, int]]],
+) -> None:
+    """The held-out wrong pairs with both titles and signatures, for diagnosis only (never
+    rules for one row). The holdout set's rows are never printed."""
+    for s in sets:
+        if s.name in NO_DETAILS or not errors.get(s.name):
+            continue
+        print(f"\nheld-out wrong pairs, {s.name} (fp: merged apart stories, fn: missed):")
+        m = matrices[s.name]
+        for kind, i, j in errors[s.name]:
+            print(f"  {kind} cos {float(m[i] @ m[j]):.2f}")
+            for x in (i, j):
+                g = s.signatures[x]
+                print(
+                    f"     [{s.rows[x].get('event_id') or '-'}] {s.rows[x]['headline'][:110]}"
+                    f"  | {sorted(g.places)} w{sorted(g.weak_places)} {sorted(g.apps)} "
+                    f"{sorted(g.actions)}{' company' if getattr(g, 'company', False) else ''}"
+                    f"{' comment' if g.comment else ''} {g.language}"
+                )
 
 
 # ---------------------------------------------------------------- real pages
@@ -465,12 +506,34 @@ def merges(s: LabelledSet, labels: np.ndarray) -> tuple[int, int, int, list[list
 # ---------------------------------------------------------------- main
 
 
+def _print_model_cv(
+    sets: list[LabelledSet],
+    matrices: dict[str, np.ndarray],
+    window_days: float,
+    errors: dict[str, list[tuple[str, int, int]]] | None,
+) -> None:
+    learned, cuts = cross_validate_model(sets, matrices, window_days, errors)
+    print("\nthe learned pair decision (dedupe.decider = 'model'), cross-validated:")
+    print("  fold cuts (log-odds): " + ", ".join(f"{c:.2f}" for c in cuts))
+    for s in sets:
+        print(_line(s.name, learned[s.name]))
+    print(_line("pooled", sum(learned[s.name] for s in sets if s.name != REAL_PAGES)))
+    if errors is not None:
+        print_errors(sets, matrices, errors)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SET_NAMES))
     parser.add_argument("--window-days", type=float, default=3)
     parser.add_argument("--realpages", type=Path, default=None, help="Fundus test_data folder")
     parser.add_argument("--inputs", action="store_true", help="compare embedded inputs")
+    parser.add_argument(
+        "--model-only", action="store_true", help="only the learned pair decision's CV (fast)"
+    )
+    parser.add_argument(
+        "--details", action="store_true", help="print held-out wrong pairs (not holdout's)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     started = time.process_time()
@@ -485,6 +548,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.window_days:g} days, embedded input {DEFAULT_INPUT}, folds by situation: {FOLDS}"
     )
     everything = {s.name: np.ones(len(s.rows), dtype=bool) for s in sets}
+    errors: dict[str, list[tuple[str, int, int]]] | None = {} if args.details else None
+    if args.model_only:
+        _print_model_cv(sets, matrices, args.window_days, errors)
+        print(f"\nbench CPU {time.process_time() - started:.0f} s")
+        return
 
     print("\nbefore: cosine alone at 0.55, then cosine 0.55 + place/app veto (training scores)")
     plain = JoinRule(0.55, 0.55, nested_places=False, action_veto=False)
@@ -512,12 +580,7 @@ def main(argv: list[str] | None = None) -> None:
         print(_line(s.name, held[s.name]))
     print(_line("pooled", sum(held[s.name] for s in sets if s.name != REAL_PAGES)))
 
-    learned, cuts = cross_validate_model(sets, matrices, args.window_days)
-    print("\nthe learned pair decision (dedupe.decider = 'model'), cross-validated:")
-    print("  fold cuts (log-odds): " + ", ".join(f"{c:.2f}" for c in cuts))
-    for s in sets:
-        print(_line(s.name, learned[s.name]))
-    print(_line("pooled", sum(learned[s.name] for s in sets if s.name != REAL_PAGES)))
+    _print_model_cv(sets, matrices, args.window_days, errors)
 
     final = fit(sets, matrices, everything, args.window_days)
     print(f"\nfitted on everything (ship these): {final}")
