@@ -50,7 +50,9 @@ logger = logging.getLogger(__name__)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
-SIGNATURE_VERSION = 2  # 2: + weak_places, comment (v1 signatures still read: neither)
+# 2: + weak_places, comment; 3: + company, lifting announced, EU institutions as nested places,
+# demonym actors ("Indian officials") as places. Older signatures still read (Signature.of).
+SIGNATURE_VERSION = 3
 ALL_LANGUAGES = "*"  # in `model_languages`: a multilingual model, trusted in every language
 ENGLISH_ONLY: frozenset[str] = frozenset({"en"})
 
@@ -69,6 +71,78 @@ _COMMENT = re.compile(
     r"\s*[:|–—]",
     re.IGNORECASE,
 )
+# A return or lifting the detector's cue may not know, or reads as not yet done ("to lift the
+# ban", "available again"): for grouping, a lifting announced or sought is on the lifting side
+# of a situation, a development apart from the ban. Signature-only: the detector keeps its cues.
+_RETURN = re.compile(
+    r"\b(?:unban\w*|un-ban\w*|u-turn|backtrack\w*|"
+    r"(?:available|accessible|online|working|usable|allowed) (?:again|once more)|"
+    r"again (?:available|accessible|online|allowed)|comes? back|coming back|back online|"
+    r"(?:eas|relax|loosen)(?:e|es|ed|ing|s)? (?:(?:the|its|a) )?(?:ban|block|restrictions?)|"
+    r"(?:lift|lifting|lifted|end|ending|ended|scrap|scrapping|scrapped)(?: [\w'’-]+){0,3}? "
+    r"(?:ban|block|suspension|restrictions?)|"
+    r"wieder (?:erlaubt|zugelassen|online|verfügbar|erreichbar|freigegeben|aufrufbar)|"
+    r"(?:à|de) nouveau (?:autoris\w*|accessible|disponible)|"
+    r"(?:ban|block|suspension|restrictions?)\b[^.]{0,25}?\b(?:is |was |are )?(?:reversed|eased|"
+    r"relaxed|scrapped|dropped|withdrawn)|revers(?:es|ed|ing) (?:itself|himself|herself|course)|"
+    r"fin (?:de|del|da|do)\b[^.]{0,30}?\b(?:restrict\w*|blocage|bloqueo|bloqueio|suspens\w*|"
+    r"interdi\w*|prohibici\w*)|marcha atr[aá]s|(?:deja|dejar|deixa|deixar) sin efecto|"
+    r"sin efecto|vuelve|regresa|volt(?:a|ar|ou) a|torna (?:a|online|disponibile))\b",
+    re.IGNORECASE,
+)
+# ... unless refused or denied ("refuses to lift the ban", "will not end the block").
+_REFUSED = re.compile(
+    r"\b(?:refus\w*|reject\w*|won'?t|will not|not|no plans? to|rules? out|den(?:y|ies|ied)|"
+    r"nicht|kein\w*|pas|ne|no)\b[^.]{0,25}$",
+    re.IGNORECASE,
+)
+# An app or company leaving a market of its own accord: a company's step, not a state's ban.
+_EXIT = re.compile(
+    r"\b(?:pull(?:s|ed|ing)? out of|exit(?:s|ed|ing)?|withdr[ae]w(?:s|n|ing)? from|"
+    r"quit(?:s|ting)?|(?:suspend|halt|stop|end|cease)(?:s|ed|ing)? (?:its )?"
+    r"(?:service|services|operations|sales)|stops? operating|geo-?block\w*)\b",
+    re.IGNORECASE,
+)
+# A participle right after the app ("DeepSeek banned in Italy", "X blocked by court"): the
+# headline's passive, the app is what is acted on.
+_PASSIVE = re.compile(r"(?:ed|en|\bbarred|\bshut)$|(?:is|are|was|were|be|been|gets?|got)\s+\S+$")
+# An organisation's rule for its own people or systems (with no state named).
+_OWN_STAFF = re.compile(
+    r"\b(?:employees'?|its (?:own )?(?:corporate|company|internal))\b", re.IGNORECASE
+)
+# ... but a government's people are a state's ("City Hall orders staff…", "civil servants").
+_PUBLIC_STAFF = re.compile(
+    r"\b(?:government|ministers?|ministr\w+|officials|city|state|federal|public|civil|council|"
+    r"hall|agenc\w+|department|parliament\w*|military|army|navy|police)\b",
+    re.IGNORECASE,
+)
+# A lifting only sought or bargained for ("in a bid to end the block", "talks to lift"): not
+# the lifting itself (the detector's cue keeps its reading of the clause).
+_SOUGHT = re.compile(
+    r"\b(?:bids?|seek\w*|sought|hop\w*|wants?|talks|conditions?|push\w*|urg\w*|calls?|"
+    r"demand\w*|appeal\w*|asks?|asked|efforts?|aim\w*|tr(?:y|ies|ied)|lobb\w*|pledg\w*|"
+    r"negotiat\w*|petition\w*|sues?|sued)\b(?:\s+\S+){0,3}?\s*$",
+    re.IGNORECASE,
+)
+# The subject that opens a title: a capitalised word, maybe with a possessive.
+_SUBJECT = re.compile(r"\s*([A-Z][\w&.-]+)")
+_NOT_NAMES = frozenset(
+    {"the", "a", "an", "hundreds", "dozens", "some", "many", "more", "top", "big"}
+)
+# A capital directly before another capitalised word is a first name or part of a name.
+_FIRST_NAME = re.compile(
+    r" (?!(?:City|Court|District|Regional|Municipal|Government|Police|State|Metropolitan)\b)"
+    r"[A-Z][a-z]"
+)
+# A demonym directly before a government noun names that government ("Indian officials").
+DEMONYM_ACTOR_GAP = 2  # characters between the demonym and the body: a space, maybe "'s"
+# EU institutions as places nested in the EU: two institutions are two actors, either nests in
+# a story that names only "the EU".
+_EU_PLACES = {
+    "European Commission": "EU-COM",
+    "European Parliament": "EU-EP",
+    "Council of the European Union": "EU-CONS",
+}
 PAIR_BATCH = 16  # candidates scored per call of the learned pair decision
 MIN_CONTENT_CHARS = 4  # title words this long carry content in most languages ("the", "und" do not)
 
@@ -108,6 +182,11 @@ class Signature:
     language: str | None = None
     weak_places: frozenset[str] = frozenset()  # of `places`, those known only from a demonym
     comment: bool = False  # the title is labelled opinion, comment or explainer
+    company: bool = False  # the action stated is a company's or the app's own, not a state's
+    # Who takes the stated actions: "state" and / or "company" (a story may hold both), and the
+    # companies named as acting ("JPMorgan restricts…", "Verizon blocks…": two developments).
+    sides: frozenset[str] = frozenset()
+    companies: frozenset[str] = frozenset()
 
     @property
     def strong_places(self) -> frozenset[str]:
@@ -129,6 +208,9 @@ class Signature:
             value.get("language"),
             frozenset(value.get("weak_places", ())),
             bool(value.get("comment", False)),
+            bool(value.get("company", False)),
+            frozenset((("company" if value.get("company") else "state"),) if action else ()),
+            frozenset(value.get("companies", ())),
         )
 
     def union(self, other: Signature) -> Signature:
@@ -141,6 +223,9 @@ class Signature:
             language=self.language,
             weak_places=(self.weak_places | other.weak_places) - strong,
             comment=self.comment or other.comment,
+            company=self.company or other.company,
+            sides=self.sides | other.sides,
+            companies=self.companies | other.companies,
         )
 
 
@@ -161,35 +246,112 @@ def _title_words(title: str) -> list[str]:
 def story_signature(title: str, text: str, language: str | None = None) -> SignatureJSON:
     """What grouping compares besides the embedding, as plain JSON to store with the article.
 
-    Places (countries, subdivisions) and apps named in the title and first sentence; the action
-    the title states (else the first sentence); the title's content words (and numbers); the
-    language (ISO 639-1, None when unknown).
+    Places (countries, subdivisions, EU institutions) and apps named in the title and first
+    sentence; the action the title states (else the first sentence) and whether a company or
+    the app itself takes it; the title's content words (and numbers); the language (ISO 639-1,
+    None when unknown).
     """
-    from banwatch.enrich.actors import find_actors
     from banwatch.enrich.apps import default_catalogue
-    from banwatch.enrich.detect.candidates import (
-        _trigger,  # the detector's own action cue of a clause
-    )
 
     first = _first_sentence(text)
     head = f"{title}. {first}"
-    named: dict[str, bool] = {}  # place -> named as a place (not only as a demonym)
-    for a in find_actors(head):
-        if a.country:
-            place = (a.subdivision if a.level == "subnational" else None) or a.country
-            named[place] = named.get(place, False) or a.kind != "demonym"
+    named = _places(head)
     apps = {m.app for m in default_catalogue().find(head) if not m.generic}
-    cue = _trigger(title) or (_trigger(first) if first else None)
+    action, company, who = _action(title)
+    if action is None and first:
+        action, company, who = _action(first)
     return {
         "v": SIGNATURE_VERSION,
         "language": language,
         "places": sorted(named),
         "weak_places": sorted(p for p, strong in named.items() if not strong),
         "apps": sorted(apps),
-        "action": cue[0] if cue else None,
+        "action": action,
+        "company": company,
+        "companies": [who] if who else [],
         "words": _title_words(title),
         "comment": bool(_COMMENT.match(title)),
     }
+
+
+def _places(head: str) -> dict[str, bool]:
+    """Place -> named as a place, not only as a demonym ("Chinese app" names the app's home;
+    "Chinese regulators" name the state acting). EU institutions are places within the EU."""
+    from banwatch.enrich.actors import find_actors
+
+    actors = find_actors(head)
+    bodies = [a.start for a in actors if a.kind == "body"]
+    long_words = [w for w in head.split() if len(w) >= MIN_CONTENT_CHARS and w[0].isalpha()]
+    title_case = sum(w[0].isupper() for w in long_words) > 0.6 * len(long_words)
+    named: dict[str, bool] = {}
+    for a in actors:
+        if not a.country:
+            continue
+        if a.kind == "eu" and a.jurisdiction in _EU_PLACES:
+            place = _EU_PLACES[a.jurisdiction]
+        else:
+            place = (a.subdivision if a.level == "subnational" else None) or a.country
+        strong = a.kind != "demonym" or any(0 < b - a.end <= DEMONYM_ACTOR_GAP for b in bodies)
+        if (
+            a.kind == "capital"
+            and not title_case
+            and _FIRST_NAME.match(head, a.end)
+            and a.end + 1 not in bodies
+        ):
+            strong = False  # "Santiago Pedraz", "Victoria Beckham": a person, not the state
+        named[place] = named.get(place, False) or strong
+    return named
+
+
+def _action(clause: str) -> tuple[str | None, bool, str | None]:
+    """(action, by a company, the company's name) of a clause: the detector's own cue
+    (`_trigger`), a lifting announced or sought counted as a lifting, and whether a company
+    acts rather than a state: a company named or a company noun before the cue ("banks
+    block…"), or a rule for its own staff, with no state or state body before the cue. An app
+    before the cue is not enough: "Instagram goes dark in Russia" reports the state's block."""
+    from banwatch.enrich import lexicon as lx
+    from banwatch.enrich.actors import find_actors
+    from banwatch.enrich.apps import default_catalogue
+    from banwatch.enrich.detect.candidates import _COMPANY_NAMES, _trigger
+
+    cue = _trigger(clause)
+    if cue is None and (exit_ := _EXIT.search(clause)):
+        named = [m for m in default_catalogue().find(clause[: exit_.start()]) if not m.generic]
+        return (
+            ("ban", True, _company_name(clause[: exit_.start()])) if named else (None, False, None)
+        )
+    back = _RETURN.search(clause)
+    if back and (_REFUSED.search(clause[: back.start()]) or _SOUGHT.search(clause[: back.start()])):
+        back = None
+    if back and (cue is None or cue[0] != "lifted") and not _still_banned(clause):
+        return "lifted", False, None
+    if cue is None:
+        return None, False, None
+    action, trig = cue
+    if _PASSIVE.search(clause[: trig.end()]):
+        return action, False, None
+    head = clause[: trig.start()]
+    if any(a.end <= trig.start() and (a.country or a.kind == "body") for a in find_actors(clause)):
+        return action, False, None  # a state or one of its bodies before the cue acts
+    own_staff = _OWN_STAFF.search(clause) and not _PUBLIC_STAFF.search(clause)
+    company = bool(_COMPANY_NAMES.search(head) or lx.COMPANY.search(head) or own_staff)
+    return action, bool(company), _company_name(clause[: trig.start()]) if company else None
+
+
+def _company_name(head: str) -> str | None:
+    """The capitalised name that opens a company's action ("Verizon blocks…"), casefolded;
+    None when the subject is a common noun ("Hundreds of companies…", "The firm…")."""
+    m = _SUBJECT.match(head)
+    return m.group(1).casefold() if m and m.group(1).casefold() not in _NOT_NAMES else None
+
+
+def _still_banned(clause: str) -> bool:
+    """A return that is not one: the ban restored, or the app kept blocked."""
+    from banwatch.enrich import lexicon as lx
+
+    return bool(lx.STILL_BLOCKED.search(clause)) or any(
+        lx.REIMPOSE.match(clause, m.start()) for m in lx.LIFT.finditer(clause)
+    )
 
 
 def signature_to_json(signature: SignatureJSON) -> str:
@@ -219,6 +381,10 @@ def _conflict(a: Signature, b: Signature, rule: JoinRule | None = None) -> bool:
         return True
     if a.comment != b.comment:
         return True  # an opinion piece is no report of the development (copies: `_copy_only`)
+    if a.sides and b.sides and not (a.sides & b.sides):
+        return True  # a company's own step and a state's ban are two developments
+    if a.companies and b.companies and not (a.companies & b.companies):
+        return True  # two companies' own steps
     return rule.action_veto and bool(
         a.actions and b.actions and not (_action_sides(a.actions) & _action_sides(b.actions))
     )

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "banwatch-story-pairs/2"  # 2: 30 features (signature v2: weak places, comment)
+# 2: 30 features (signature v2: weak places, comment); 3: 32 (signature v3: company actions)
+FORMAT = "banwatch-story-pairs/3"
 MODEL_FILE = Path(__file__).with_name("data") / "story_pairs.json"  # package data of enrich.data
 
 FEATURES: tuple[str, ...] = (
@@ -63,6 +64,8 @@ FEATURES: tuple[str, ...] = (
     "numbers_differ",
     "comment_any",
     "actions_ban_vs_lifted",
+    "company_any",
+    "companies_shared",
 )
 
 
@@ -107,7 +110,8 @@ def pair_features(
 
 
 def _v2_features(a: Signature, b: Signature) -> list[float]:
-    """The features added with signature v2 (a v1 signature has no weak places, no comment)."""
+    """The features added with signatures v2 and v3 (older signatures: no weak places, no
+    comment, no company)."""
     from banwatch.enrich.dedupe import _places_conflict
 
     sa, sb = a.strong_places, b.strong_places
@@ -125,6 +129,8 @@ def _v2_features(a: Signature, b: Signature) -> list[float]:
         float(bool(na and nb and not na & nb)),
         float(a.comment or b.comment),
         float(sides),
+        float(a.company or b.company),  # v3: a company's or the app's own step
+        float(bool(a.companies & b.companies)),
     ]
 
 

@@ -422,3 +422,76 @@ def test_a_version_1_signature_still_reads() -> None:
            "action": "ban", "words": ["bans", "ohio", "wechat"]}  # fmt: skip
     sig = Signature.of(old)
     assert sig.strong_places == {"CN", "US-OH"} and not sig.comment
+
+
+# ---------------------------------------------------------------- signature v3
+
+
+def test_a_company_blocking_an_app_is_not_the_state_ban() -> None:
+    """A firm's own rule about an app and a regulator's order are two developments."""
+    from banwatch.enrich.dedupe import _conflict
+
+    state = _sig("Peru's telecoms regulator orders Zoom blocked")
+    firm = _sig("Large banks block Zoom on office laptops")
+    assert firm.company and not state.company
+    assert _conflict(state, firm)
+    # the headline's passive: the app is acted on, not acting
+    assert not _sig("Zoom banned by Peru over privacy").company
+
+
+def test_two_companies_steps_are_two_developments() -> None:
+    from banwatch.enrich.dedupe import _conflict
+
+    one = _sig("Acmecorp restricts employees' use of Zoom")
+    two = _sig("Globex blocks Zoom on its corporate systems")
+    assert one.companies == {"acmecorp"} and two.companies == {"globex"}
+    assert _conflict(one, two)
+    assert not _conflict(one, _sig("Acmecorp restricts employees' use of Zoom, memo shows"))
+    assert not _sig("Pentagon bars staff from using Zoom").company
+
+
+def test_an_announced_lifting_is_on_the_lifting_side() -> None:
+    from banwatch.enrich.dedupe import _conflict
+
+    ban = _sig("Chad blocks WhatsApp as polls open")
+    for title in (
+        "Chad to lift WhatsApp ban next week",
+        "WhatsApp available again in Chad",
+        "Chad's WhatsApp ban is reversed after the vote",
+    ):
+        assert _sig(title).actions == {"lifted"}, title
+        assert _conflict(ban, _sig(title)), title
+    assert _sig("Chad refuses to lift WhatsApp ban").actions != {"lifted"}
+
+
+def test_two_eu_institutions_are_two_places_within_the_eu() -> None:
+    from banwatch.enrich.dedupe import _conflict
+
+    parliament = _sig("European Parliament bans Zoom on staff laptops")
+    commission = _sig("European Commission bans Zoom on staff laptops")
+    eu = _sig("EU bans Zoom on staff laptops")
+    assert _conflict(parliament, commission)
+    assert not _conflict(parliament, eu) and not _conflict(commission, eu)
+
+
+def test_a_demonym_before_a_government_noun_names_that_state() -> None:
+    from banwatch.enrich.dedupe import _conflict
+
+    officials = _sig("Peruvian officials block Zoom")
+    assert officials.strong_places == {"PE"}
+    assert _conflict(officials, _sig("Chile blocks Zoom"))
+    assert "CN" in _sig("Peru blocks the Chinese app Zoom").weak_places
+
+
+def test_a_capital_before_a_surname_is_a_person() -> None:
+    sig = _sig("Judge Santiago Herrera orders Zoom blocked")
+    assert "CL" in sig.weak_places
+
+
+def test_a_version_2_signature_still_reads() -> None:
+    from banwatch.enrich.dedupe import Signature
+
+    old = {"v": 2, "language": "en", "places": ["US-OH"], "weak_places": [], "apps": ["WeChat"],
+           "action": "ban", "comment": False, "words": ["bans", "ohio", "wechat"]}  # fmt: skip
+    sig = Signature.of(old)
+    assert not sig.company and sig.sides == {"state"} and not sig.companies
