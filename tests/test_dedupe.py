@@ -317,7 +317,15 @@ def test_packaged_pair_model_scores_as_its_trees_do() -> None:
     x[:, 0] = np.linspace(-0.2, 1.0, 64)  # cosine
     per_tree = model.baseline + sum(t.predict(x) for t in model.trees)
     assert np.allclose(model.score(x), per_tree)
-    assert model.accepts(x).dtype == bool and model.accepts(x).any() and not model.accepts(x).all()
+    # a copy (cosine 0.95, same signature, same hour) joins; a stranger pair does not
+    from banwatch.enrich.story_pairs import pair_features
+
+    copy = _kenya("TikTok", {"kenya", "bans", "tiktok"})
+    close = pair_features(0.95, 0.0, copy, copy, {"en"})
+    far = pair_features(0.05, 2 * 86400.0, copy, _kenya("Zoom", {"zoom"}), {"en"})
+    x = np.vstack([x, close, far])
+    accepted = model.accepts(x)
+    assert accepted.dtype == bool and accepted[-2] and not accepted[-1]
 
 
 def _tree(nodes: list[tuple[int, float, int, int, float]]):
