@@ -112,7 +112,7 @@ _OWN_STAFF = re.compile(
 )
 # ... but a government's people are a state's ("City Hall orders staff…", "civil servants").
 _PUBLIC_STAFF = re.compile(
-    r"\b(?:government|ministers?|ministr\w+|officials|city|state|federal|public|civil|council|"
+    r"\b(?:governments?|ministers?|ministr\w+|officials|city|state|federal|public|civil|council|"
     r"hall|agenc\w+|department|parliament\w*|military|army|navy|police)\b",
     re.IGNORECASE,
 )
@@ -334,7 +334,8 @@ def _action(clause: str) -> tuple[str | None, bool, str | None]:
     if any(a.end <= trig.start() and (a.country or a.kind == "body") for a in find_actors(clause)):
         return action, False, None  # a state or one of its bodies before the cue acts
     own_staff = _OWN_STAFF.search(clause) and not _PUBLIC_STAFF.search(clause)
-    company = bool(_COMPANY_NAMES.search(head) or lx.COMPANY.search(head) or own_staff)
+    firms = lx.COMPANY.search(clause) and not _PUBLIC_STAFF.search(clause)  # "as firms tighten…"
+    company = bool(_COMPANY_NAMES.search(head) or lx.COMPANY.search(head) or own_staff or firms)
     return action, bool(company), _company_name(clause[: trig.start()]) if company else None
 
 
