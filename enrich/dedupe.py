@@ -334,7 +334,14 @@ def _action(clause: str) -> tuple[str | None, bool, str | None]:
     if any(a.end <= trig.start() and (a.country or a.kind == "body") for a in find_actors(clause)):
         return action, False, None  # a state or one of its bodies before the cue acts
     own_staff = _OWN_STAFF.search(clause) and not _PUBLIC_STAFF.search(clause)
-    firms = lx.COMPANY.search(clause) and not _PUBLIC_STAFF.search(clause)  # "as firms tighten…"
+    # "Acme bars the app as firms tighten rules": a named subject, not an app, with firms about
+    apps_before = [m for m in default_catalogue().find(head) if not m.generic]
+    firms = (
+        lx.COMPANY.search(clause)
+        and not _PUBLIC_STAFF.search(clause)
+        and not apps_before
+        and _company_name(head) is not None
+    )
     company = bool(_COMPANY_NAMES.search(head) or lx.COMPANY.search(head) or own_staff or firms)
     return action, bool(company), _company_name(clause[: trig.start()]) if company else None
 

@@ -503,3 +503,9 @@ def test_a_version_2_signature_still_reads() -> None:
            "action": "ban", "comment": False, "words": ["bans", "ohio", "wechat"]}  # fmt: skip
     sig = Signature.of(old)
     assert not sig.company and sig.sides == {"state"} and not sig.companies
+
+
+def test_a_named_firm_among_firms_is_a_company_step() -> None:
+    sig = _sig("Initech bars Zoom for work as Peruvian firms tighten rules")
+    assert sig.company and sig.companies == {"initech"}
+    assert not _sig("Peru bars Zoom from government phones as firms worry").company
