@@ -36,7 +36,7 @@ import json
 import logging
 import re
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -479,6 +479,9 @@ class StoredArticles:
     join: its own nearest neighbours (`enrich.story_index.reach_of`); the other rows serve only
     the stories' vetoes. Without it every new article is compared with every row, which costs
     in proportion to the whole batch's neighbourhood rather than the article's own.
+    `vetoes`, when given, holds stories' veto sets as the warehouse aggregated them over all
+    their members (`Signature.union` of the members' signatures): then the rows need be only
+    the ones new articles may join; a story not in it gets the union of its rows here.
     """
 
     article_ids: Sequence[str]
@@ -487,6 +490,7 @@ class StoredArticles:
     matrix: np.ndarray  # unit-normalised rows
     signatures: Sequence[SignatureJSON | Signature | None] = field(default_factory=list)
     reach: Sequence[np.ndarray] | None = None
+    vetoes: Mapping[str, Signature] | None = None
 
     @classmethod
     def empty(cls, dim: int) -> StoredArticles:
@@ -627,7 +631,13 @@ class _Batch:
 
     def story_signature(self, sid: str) -> Signature:
         if sid not in self.story_sig:
-            self.story_sig[sid] = _union(self.signature_of(j) for j in self.members.get(sid, ()))
+            vetoes = self.stored.vetoes
+            if vetoes is not None and sid in vetoes:
+                self.story_sig[sid] = vetoes[sid]
+            else:
+                self.story_sig[sid] = _union(
+                    self.signature_of(j) for j in self.members.get(sid, ())
+                )
         return self.story_sig[sid]
 
     def candidates(self, i: int, window: float) -> np.ndarray:

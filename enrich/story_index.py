@@ -632,51 +632,159 @@ def stored_articles(
     """The `StoredArticles` the new articles (`matrix`, `published`) may join, and counts.
 
     With `warehouse_path`, the `neighbours` nearest stored articles of each new one within its
-    own window (from the index) and the other members of their stories, their vectors from the
-    index's vectors file; without, every stored
-    article since the earliest new one's window opens (brute force, as before the index).
-    Signatures come from the warehouse; those missing (rows stored before they were kept) or
-    written by another signature form are computed once and stored.
+    own window (from the index, `neighbourhood`), their vectors from the index's vectors file,
+    and their stories' veto sets aggregated by the warehouse over the stories' members in the
+    batch's window (`read_hits`); without, every stored article since the earliest new one's
+    window opens (brute force, as before the index). Signatures come from the warehouse; those
+    missing (rows stored before they were kept) or written by another signature form are
+    computed once and stored.
     """
+    times = [seconds(p, now) for p in published]
+    since, until = batch_window(times, window_days)
+    if warehouse_path is not None:
+        index = open_index(con, warehouse_path, model, matrix.shape[1])
+        hits = neighbourhood(index, matrix, times, window_days, neighbours)
+        return read_hits(con, model, index, hits, since=since, until=until, dim=matrix.shape[1])
     from banwatch.enrich.dedupe import StoredArticles
     from banwatch.warehouse import store
 
-    window = dt.timedelta(days=window_days)
-    times = [seconds(p, now) for p in published]
-    first, last = (_EPOCH + dt.timedelta(seconds=t) for t in (min(times), max(times)))
-    if warehouse_path is not None:
-        index = open_index(con, warehouse_path, model, matrix.shape[1])
-        hits = index.search(matrix, times, window_days, neighbours) if index else []
-        seqs = np.unique(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
-        since, until = first - window, last + window
-        rows = store.neighbour_embeddings(con, model, seqs, since, until, vectors=False)
-        vectors = index.vectors(np.array(rows["seq"], np.int64)) if index else None
-        if vectors is None:  # a row the index lacks (it was just synced: not expected)
-            rows = store.neighbour_embeddings(con, model, seqs, since, until)
-        else:
-            rows["embedding"] = vectors
-    else:
-        rows = store.window_embeddings(con, first - window, model)
+    rows = store.window_embeddings(con, since, model)
     ids = rows["article_id"]
     counts = {"stored_candidates": len(ids), "signatures_computed": 0}
     if not ids:
         return StoredArticles.empty(matrix.shape[1]), counts
     signatures = [signature_from_json(s) for s in rows["signature"]]
-    missing = [i for i, s in zip(ids, signatures, strict=True) if s is None]
-    if missing:
-        leads = store.article_leads(con, missing)
-        language = dict(zip(ids, rows["language"], strict=True))
-        fresh = {i: signature_of(*leads.get(i, ("", "")), language[i]) for i in missing}
-        store.store_signatures(con, model, {i: signature_json(s) for i, s in fresh.items()})
-        signatures = [fresh.get(i, s) for i, s in zip(ids, signatures, strict=True)]
-        counts["signatures_computed"] = len(missing)
-    # each new article's own neighbourhood (without the index's seqs: every row, as before)
-    own = "seq" in rows and len(hits) == len(matrix)
-    reach = reach_of(hits, rows["seq"]) if own else None
+    missing = [(i, lang) for i, s, lang in zip(ids, signatures, rows["language"], strict=True)
+               if s is None]  # fmt: skip
+    fresh = _sign_again(con, model, missing)
+    signatures = [fresh.get(i, s) for i, s in zip(ids, signatures, strict=True)]
+    counts["signatures_computed"] = len(fresh)
     stored = StoredArticles(
-        ids, rows["story_id"], rows["published_at"], rows["embedding"], signatures, reach
+        ids, rows["story_id"], rows["published_at"], rows["embedding"], signatures
     )
     return stored, counts
+
+
+def batch_window(times: Sequence[float], window_days: float) -> tuple[dt.datetime, dt.datetime]:
+    """From the earliest new article's window opening to the latest one's closing."""
+    window = dt.timedelta(days=window_days)
+    first, last = (_EPOCH + dt.timedelta(seconds=t) for t in (min(times), max(times)))
+    return first - window, last + window
+
+
+def neighbourhood(
+    index: StoryIndex | None,
+    matrix: np.ndarray,
+    times: Sequence[float],
+    window_days: float,
+    neighbours: int,
+) -> list[np.ndarray]:
+    """Each new article's `neighbours` nearest stored seqs within its own window."""
+    return index.search(matrix, times, window_days, neighbours) if index else []
+
+
+def read_hits(
+    con: Any,
+    model: str,
+    index: StoryIndex | None,
+    hits: list[np.ndarray],
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    dim: int,
+) -> tuple[Any, dict[str, int]]:
+    """The `StoredArticles` of the index's `hits`: their rows (vectors from the index), each new
+    article's own reach, and their stories' veto sets aggregated by the warehouse over the
+    members published between `since` and `until` (`store.story_vetoes`).
+
+    Only the hits' rows come back to Python: reading every member's row and parsing its
+    signature to build the same union cost more than the rest of the step at 1M stored. The
+    hits' signatures are parsed only when the decision looks at them.
+    """
+    from banwatch.enrich.dedupe import StoredArticles
+    from banwatch.warehouse import store
+
+    seqs = np.unique(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
+    rows = store.hit_articles(con, model, seqs)
+    vectors = index.vectors(np.array(rows["seq"], np.int64)) if index else None
+    if vectors is None:  # a row the index lacks (it was just synced: not expected)
+        rows = store.hit_articles(con, model, seqs, vectors=True)
+    else:
+        rows["embedding"] = vectors
+    ids = rows["article_id"]
+    counts = {"stored_candidates": len(ids), "signatures_computed": 0}
+    if not ids:
+        return StoredArticles.empty(dim), counts
+    version = getattr(_dedupe(), "SIGNATURE_VERSION", None)
+    vetoes, stale = store.story_vetoes(
+        con, model, rows["story_id"], ids, since=since, until=until, version=version
+    )
+    fresh = _sign_again(con, model, stale)
+    if fresh:  # the sets left those members out: ask again, with them stored
+        vetoes, _ = store.story_vetoes(
+            con, model, rows["story_id"], ids, since=since, until=until, version=version
+        )
+    counts["signatures_computed"] = len(fresh)
+    signatures = _Signatures(
+        [fresh.get(i, text) for i, text in zip(ids, rows["signature"], strict=True)]
+    )
+    stored = StoredArticles(
+        ids,
+        rows["story_id"],
+        rows["published_at"],
+        rows["embedding"],
+        signatures,
+        reach_of(hits, rows["seq"]) if len(hits) else None,
+        {sid: _veto_signature(sets) for sid, sets in vetoes.items()},
+    )
+    return stored, counts
+
+
+def _sign_again(con: Any, model: str, missing: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
+    """Signatures of `missing` (article_id, language), computed from their leads and stored."""
+    if not missing:
+        return {}
+    from banwatch.warehouse import store
+
+    leads = store.article_leads(con, [i for i, _ in missing])
+    fresh = {i: signature_of(*leads.get(i, ("", "")), lang) for i, lang in missing}
+    store.store_signatures(con, model, {i: signature_json(s) for i, s in fresh.items()})
+    return fresh
+
+
+def _veto_signature(sets: tuple[list, list, list, list, list, bool]) -> Any:
+    """A story's veto sets as `Signature.union` over its members would make them: places, apps
+    and actions together, weak places those no member names as a place, no language."""
+    from banwatch.enrich.dedupe import Signature
+
+    places, strong, weak, apps, actions, comment = sets
+    return Signature(
+        frozenset(places),
+        frozenset(apps),
+        frozenset(actions),
+        language=None,
+        weak_places=frozenset(weak) - frozenset(strong),
+        comment=comment,
+    )
+
+
+class _Signatures(Sequence[Any]):
+    """Stored signatures of the hits, each parsed from its JSON text when first asked for: the
+    decision looks at a few candidates of each new article, not at every hit."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self._values = values  # JSON text, or a signature computed again
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, j: Any) -> Any:  # type: ignore[override]
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(len(self)))]
+        value = self._values[j]
+        if isinstance(value, str):
+            value = self._values[j] = json.loads(value)
+        return value
 
 
 def reach_of(hits: Sequence[np.ndarray], seqs: Sequence[int]) -> list[np.ndarray]:

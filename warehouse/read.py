@@ -174,6 +174,101 @@ def neighbour_embeddings(
     return _embedding_rows(table)
 
 
+def hit_articles(
+    con: duckdb.DuckDBPyConnection, model: str, seqs: Iterable[int], *, vectors: bool = False
+) -> dict[str, Any]:
+    """The stored articles in a story with these `seqs` (the stories index's hits), and only
+    them: their stories' other members serve only the stories' vetoes (`story_vetoes`).
+
+    Lists under article_id, story_id, published_at, language, signature (JSON or None) and seq,
+    in `window_embeddings`' order; with `vectors`, the float32 matrix under embedding too (the
+    index normally holds the vectors: reading them back costs more than the rest).
+    """
+    keys = sorted({int(s) for s in seqs})
+    batch = pa.table({"seq": pa.array(keys, pa.int64())})
+    name = f"_read_{next(_names)}"
+    con.register(name, batch)
+    try:
+        table = con.sql(
+            "SELECT a.article_id, a.story_id, a.published_at, a.language, e.signature, e.seq"
+            f"{', e.embedding' if vectors else ''} "
+            f"FROM {name} AS k JOIN article_embeddings AS e ON e.seq = k.seq "
+            "JOIN articles AS a ON a.article_id = e.article_id "
+            "WHERE e.model = ? AND a.story_id IS NOT NULL "
+            "ORDER BY coalesce(a.published_at, a.fetched_at), a.article_id",
+            params=[model],
+        ).to_arrow_table()
+    finally:
+        con.unregister(name)
+    if vectors:
+        return _embedding_rows(table)
+    return {name: table.column(name).to_pylist() for name in table.column_names}
+
+
+# What `story_vetoes` reads of a stored signature (`enrich.dedupe.story_signature`'s JSON).
+_VETO_FIELDS = (
+    '{"v": "BIGINT", "places": ["VARCHAR"], "weak_places": ["VARCHAR"], "apps": ["VARCHAR"], '
+    '"action": "VARCHAR", "comment": "BOOLEAN"}'
+)
+
+
+def story_vetoes(
+    con: duckdb.DuckDBPyConnection,
+    model: str,
+    story_ids: Iterable[str],
+    hit_ids: Iterable[str],
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    version: int,
+) -> tuple[dict[str, tuple[list, list, list, list, list, bool]], list[tuple[str, str | None]]]:
+    """Each story's veto sets, aggregated in DuckDB over its members instead of reading every
+    member's row back: (places, strong places, weak places, apps, actions, comment) of the
+    members together, where a member's strong places are its places not known only from a
+    demonym. Members are the story's `hit_ids` and its articles published (undated: fetched)
+    between `since` and `until`, the rows `neighbour_embeddings` reads.
+
+    Also returns the members whose stored signature is missing, unreadable or of another
+    `version` (article_id, language): they are left out of the sets; compute and store them,
+    then ask again.
+    """
+    stories = pa.table({"story_id": pa.array(sorted(set(story_ids)), pa.string())})
+    hits = pa.table({"article_id": pa.array(sorted(set(hit_ids)), pa.string())})
+    s_name, h_name = f"_read_{next(_names)}", f"_read_{next(_names)}"
+    con.register(s_name, stories)
+    con.register(h_name, hits)
+    try:
+        rows = con.execute(
+            "WITH m AS (SELECT a.story_id, a.article_id, a.language, "
+            f"try(from_json(e.signature, '{_VETO_FIELDS}')) AS s "
+            "FROM articles AS a JOIN article_embeddings AS e ON e.article_id = a.article_id "
+            f"WHERE e.model = $model AND a.story_id IN (SELECT story_id FROM {s_name}) "
+            f"AND (a.article_id IN (SELECT article_id FROM {h_name}) "
+            "OR coalesce(a.published_at, a.fetched_at) BETWEEN $since AND $until)), "
+            "f AS (SELECT *, s IS NULL OR s.v IS DISTINCT FROM $version AS stale FROM m) "
+            "SELECT story_id, "
+            "list_distinct(flatten(list(coalesce(s.places, [])) FILTER (WHERE NOT stale))), "
+            "list_distinct(flatten(list(list_filter(coalesce(s.places, []), "
+            "lambda p: NOT list_contains(coalesce(s.weak_places, []), p))) "
+            "FILTER (WHERE NOT stale))), "
+            "list_distinct(flatten(list(coalesce(s.weak_places, [])) FILTER (WHERE NOT stale))), "
+            "list_distinct(flatten(list(coalesce(s.apps, [])) FILTER (WHERE NOT stale))), "
+            "list_distinct(list(s.action) FILTER (WHERE NOT stale)), "
+            "coalesce(bool_or(coalesce(s.comment, false)) FILTER (WHERE NOT stale), false), "
+            "list(article_id) FILTER (WHERE stale), list(language) FILTER (WHERE stale) "
+            "FROM f GROUP BY story_id",
+            {"model": model, "since": since, "until": until, "version": version},
+        ).fetchall()
+    finally:
+        con.unregister(s_name)
+        con.unregister(h_name)
+    vetoes = {
+        r[0]: (r[1] or [], r[2] or [], r[3] or [], r[4] or [], r[5] or [], bool(r[6])) for r in rows
+    }
+    stale = [(a, lang) for r in rows for a, lang in zip(r[7] or [], r[8] or [], strict=True)]
+    return vetoes, stale
+
+
 def window_embeddings(
     con: duckdb.DuckDBPyConnection, since: dt.datetime, model: str
 ) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from banwatch.warehouse.read import (
     events_first_seen,
     failed_feeds,
     feed_states,
+    hit_articles,
     holder_states,
     known_urls,
     list_events,
@@ -49,6 +50,7 @@ from banwatch.warehouse.read import (
     recent_urls,
     situation_history,
     story_sources,
+    story_vetoes,
     window_embeddings,
 )
 from banwatch.warehouse.snapshot import (
@@ -79,6 +81,7 @@ __all__ = [
     "fail_run",
     "feed_states",
     "finish_run",
+    "hit_articles",
     "holder_states",
     "known_urls",
     "list_events",
@@ -97,6 +100,7 @@ __all__ = [
     "running_runs",
     "situation_history",
     "story_sources",
+    "story_vetoes",
     "store_signatures",
     "start_run",
     "transaction",
