@@ -30,7 +30,9 @@ and in how many batches both paths assign every new article the same story.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import json
 import statistics
 import sys
 import tempfile
@@ -42,8 +44,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import banwatch.enrich.blas as blas  # noqa: E402
+import banwatch.enrich.dedupe as dedupe_module  # noqa: E402
 import banwatch.enrich.story_index as story_index  # noqa: E402
-from banwatch.enrich.dedupe import NewArticles, StoredArticles, dedupe_stories  # noqa: E402
+from banwatch.enrich.dedupe import (  # noqa: E402
+    SIGNATURE_VERSION,
+    NewArticles,
+    StoredArticles,
+    dedupe_stories,
+)
 from banwatch.enrich.story_index import (  # noqa: E402
     StoryIndex,
     seconds,
@@ -321,6 +330,226 @@ def read_cost(args: argparse.Namespace, n: int) -> tuple[float, float]:
     return statistics.median(costs), statistics.median(light)
 
 
+PLACES = ("US", "US-TX", "US-MT", "GB", "CA", "AU", "IN", "CN", "RU", "FR", "DE", "TR", "BR", "NG")
+APPS = ("tiktok", "telegram", "whatsapp", "wechat", "signal", "deepseek", "x", "roblox", "discord")
+ACTIONS = (None, None, "ban", "ban", "proposed", "lifted")
+VOCAB = tuple(f"word{j:04d}" for j in range(3000))
+MODEL = "bench"
+
+
+def story_signature_of(rng: np.random.Generator) -> dict:
+    """A made-up story's signature: its places, apps, action, title words and language."""
+    places = sorted(set(rng.choice(PLACES, int(rng.integers(0, 3))).tolist()))
+    weak = [p for p in places if rng.random() < 0.2]
+    return {
+        "v": SIGNATURE_VERSION,
+        "language": str(rng.choice(["en"] * 17 + ["de", "de", "fr"])),
+        "places": places,
+        "weak_places": weak,
+        "apps": sorted(
+            set(rng.choice(APPS, int(rng.integers(0, 2) + (rng.random() < 0.7))).tolist())
+        ),
+        "action": ACTIONS[int(rng.integers(0, len(ACTIONS)))],
+        "words": sorted(set(rng.choice(VOCAB, 6).tolist())),
+        "comment": bool(rng.random() < 0.03),
+    }
+
+
+def member_signature(rng: np.random.Generator, base: dict) -> dict:
+    """One article of a story: mostly its story's sets, some name one place more or less,
+    another action; their title words differ by one or two."""
+    sig = dict(base)
+    words = list(base["words"])
+    for _ in range(int(rng.integers(1, 3))):
+        words[int(rng.integers(0, len(words)))] = str(rng.choice(VOCAB))
+    sig["words"] = sorted(set(words))
+    roll = rng.random()
+    if roll < 0.1:
+        sig["places"] = sorted({*base["places"], str(rng.choice(PLACES))})
+    elif roll < 0.2:
+        sig["places"], sig["weak_places"] = [], []
+    elif roll < 0.27:
+        sig["action"] = ACTIONS[int(rng.integers(0, len(ACTIONS)))]
+    sig["weak_places"] = [p for p in sig["weak_places"] if p in sig["places"]]
+    return sig
+
+
+def _signature_texts(rng: np.random.Generator, owner: np.ndarray) -> tuple[list[dict], list[str]]:
+    """Each made-up story's signature and each stored article's, as stored JSON."""
+    bases = [story_signature_of(rng) for _ in range(int(owner.max()) + 1)]
+    return bases, [signature_json(member_signature(rng, bases[o])) for o in owner]
+
+
+def _put(con, rows: tuple, seq0: int) -> None:
+    """Stored articles (ids, story ids, times, vectors, signatures as JSON) and their
+    embeddings, seqs from `seq0` + 1, as a pass's load leaves them (one model)."""
+    import pyarrow as pa
+    from banwatch.warehouse.load import insert_arrow
+
+    ids, owner_ids, times, matrix, texts = rows
+    n = len(ids)
+    ts = pa.array(
+        [EPOCH + dt.timedelta(seconds=float(t)) for t in times], pa.timestamp("us", "UTC")
+    )
+    aid = pa.array(ids, pa.string())
+    insert_arrow(con, "articles", pa.table({
+        "article_id": aid, "url": aid, "published_at": ts, "language": pa.array(
+            [json.loads(t)["language"] for t in texts], pa.string()),
+        "story_id": pa.array(owner_ids, pa.string())}))  # fmt: skip
+    offsets = pa.array(np.arange(0, n * matrix.shape[1] + 1, matrix.shape[1], dtype=np.int32))
+    insert_arrow(con, "article_embeddings", pa.table({
+        "article_id": aid, "model": pa.array([MODEL] * n, pa.string()),
+        "embedding": pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1))),
+        "signature": pa.array(texts, pa.string()),
+        "seq": pa.array(np.arange(seq0 + 1, seq0 + n + 1, dtype=np.int64))}))  # fmt: skip
+
+
+def read_members(con, index, hits, since, until):
+    """The read before `story_index.read_hits`: every member of the hits' stories back from
+    the warehouse, each signature parsed, the stories' veto sets built in `dedupe_stories`."""
+    from banwatch.warehouse import store
+
+    seqs = np.unique(np.concatenate(hits))
+    rows = store.neighbour_embeddings(con, MODEL, seqs, since, until, vectors=False)
+    rows["embedding"] = index.vectors(np.array(rows["seq"], np.int64))
+    signatures = [signature_from_json(s) for s in rows["signature"]]
+    return StoredArticles(
+        rows["article_id"],
+        rows["story_id"],
+        rows["published_at"],
+        rows["embedding"],
+        signatures,
+        story_index.reach_of(hits, rows["seq"]),
+    )
+
+
+def _new_batch(args, rng, centres, bases, prefix: str) -> NewArticles:
+    """New articles: three in four near copies of a stored story (with a member's signature),
+    the rest unrelated (a signature of their own)."""
+    copies = int(args.batch * 0.75)
+    picks = rng.integers(0, len(centres), copies)
+    noise = rng.standard_normal((copies, args.dim), dtype=np.float32) * 0.03
+    other = unit(rng.standard_normal((args.batch - copies, args.dim)))
+    sigs = [member_signature(rng, bases[p]) for p in picks]
+    sigs += [story_signature_of(rng) for _ in range(args.batch - copies)]
+    ids = [f"{prefix}{i}" for i in range(args.batch)]
+    return NewArticles(
+        ids, [NOW] * args.batch, np.vstack([unit(centres[picks] + noise), other]), sigs
+    )
+
+
+def _add_cost(con, path: Path, args, new: NewArticles, n: int) -> tuple[float, float]:
+    """core-ms per new article of the pass's index update after its load (`open_index`: sync
+    from the warehouse, then save), the batch loaded as new stories."""
+    rows = (list(new.article_ids), [f"s-{a}" for a in new.article_ids],
+            np.full(args.batch, seconds(NOW, NOW)), new.matrix,
+            [signature_json(s) for s in new.signatures])  # fmt: skip
+    _put(con, rows, n)
+    index = StoryIndex.load(story_index.index_dir(path, MODEL), MODEL, args.dim)
+    t0 = cpu()
+    index.sync(con)
+    t1 = cpu()
+    index.save()
+    t2 = cpu()
+    return (t1 - t0) / args.batch * 1000, (t2 - t1) / args.batch * 1000
+
+
+def warehouse_run(args: argparse.Namespace, n: int) -> dict:
+    """The pipeline's stories step over a real DuckDB warehouse of `n` stored articles: open the
+    index (load and sync), search, read the hits and their stories' vetoes, decide; the read
+    as before (`read_members`) and as now (`read_hits`) side by side on the same batches."""
+    from banwatch.warehouse import store
+
+    rng = np.random.default_rng(args.seed + n)
+    matrix, owner, times, centres = corpus(rng, n, args.dim, args.window_days)
+    bases, texts = _signature_texts(rng, owner)
+    k = args.k[0]
+    out: dict = {"n": n, "k": k}
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        path = Path(tmp) / "bench.duckdb"
+        con = store.connect(path)
+        start = cpu()
+        for lo in range(0, n, 100_000):
+            hi = min(n, lo + 100_000)
+            rows = ([f"a{j}" for j in range(lo, hi)], [f"s{o}" for o in owner[lo:hi]],
+                    times[lo:hi], matrix[lo:hi], texts[lo:hi])  # fmt: skip
+            _put(con, rows, lo)
+        out["load_cpu"] = cpu() - start
+        start = cpu()
+        story_index.open_index(con, path, MODEL, args.dim)  # the build, from the warehouse
+        out["build_cpu"] = cpu() - start
+        del matrix
+        per: dict[str, list] = {f: [] for f in (
+            "open", "search", "read_before", "decide_before", "read", "decide", "same", "spin",
+            "spin_before",
+            "rows_before", "rows")}  # fmt: skip
+        window = args.window_days
+        for rep in range(args.repeats):
+            new = _new_batch(args, rng, centres, bases, f"n{rep}-")
+            queries = new.matrix
+            qtimes = [seconds(NOW, NOW)] * args.batch
+            since, until = story_index.batch_window(qtimes, window)
+            decided = {}
+            for mode in ("before", "after") if rep % 2 == 0 else ("after", "before"):
+                pinned = contextlib.nullcontext if mode == "before" else blas.one_thread
+                dedupe_module.one_thread = story_index.one_thread = pinned
+                t0 = cpu()
+                index = story_index.open_index(con, path, MODEL, args.dim)
+                t1 = cpu()
+                hits = story_index.neighbourhood(index, queries, qtimes, window, k)
+                t2 = cpu()
+                if mode == "before":
+                    stored = read_members(con, index, hits, since, until)
+                else:
+                    stored, _ = story_index.read_hits(
+                        con, MODEL, index, hits, since=since, until=until, dim=args.dim
+                    )
+                t3 = cpu()
+                decided[mode] = dedupe_stories(
+                    new, stored, threshold=args.threshold, window_days=window, now=NOW
+                )[0]
+                t4 = cpu()
+                time.sleep(0.3)  # idle BLAS threads spinning after the products: their cost too
+                spin = cpu() - t4
+                tail = "_before" if mode == "before" else ""
+                per["spin" + tail].append(spin / args.batch * 1000)
+                per["read" + tail].append((t3 - t2) / args.batch * 1000)
+                per["decide" + tail].append((t4 - t3) / args.batch * 1000)
+                per["rows" + tail].append(len(stored.article_ids))
+                if mode == "after":
+                    per["open"].append((t1 - t0) / args.batch * 1000)
+                    per["search"].append((t2 - t1) / args.batch * 1000)
+            per["same"].append(decided["before"] == decided["after"])
+            per["joined"] = per.get("joined", []) + [
+                sum(a.story_id.startswith("s") and not a.story_id.startswith("s-")
+                    for a in decided["after"])]  # fmt: skip
+        out["add"], out["save"] = _add_cost(con, path, args, new, n)
+        con.close()
+    for name, values in per.items():
+        if name == "same":
+            out[name] = f"{sum(values)}/{len(values)}"
+        else:
+            out[name] = statistics.median(values)
+    return out
+
+
+def print_warehouse(r: dict) -> None:
+    """One size's line: core-ms per new article, medians over the batches."""
+    before = r["read_before"] + r["decide_before"] + r["spin_before"]
+    after = r["read"] + r["decide"] + r["spin"]
+    print(
+        f"{r['n']:>9,} k={r['k']} | load {r['load_cpu']:.0f} core-s, index build "
+        f"{r['build_cpu']:.0f} core-s | add {r['add']:.2f} (+save {r['save']:.2f}) open "
+        f"{r['open']:.2f} search {r['search']:.2f} | before: read {r['read_before']:.2f} "
+        f"decide {r['decide_before']:.2f} +spin {r['spin_before']:.2f} = {before:.2f} "
+        f"({r['rows_before']:.0f} rows) | now: read {r['read']:.2f} decide {r['decide']:.2f} "
+        f"+spin {r['spin']:.2f} = {after:.2f} ({r['rows']:.0f} rows) | step "
+        f"{r['add'] + r['open'] + r['search'] + after:.2f} | same stories {r['same']}, "
+        f"{r['joined']:.0f} joined stored",
+        flush=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
@@ -335,6 +564,13 @@ def main() -> int:
     parser.add_argument("--tmp", default=None, help="directory for the index files")
     parser.add_argument(
         "--read-sizes", type=int, nargs="*", default=[], help="also time the warehouse read"
+    )
+    parser.add_argument(
+        "--warehouse",
+        type=int,
+        nargs="*",
+        default=[],
+        help="stored sizes: the pipeline's step over a real DuckDB warehouse (read + decide)",
     )
     parser.add_argument("--dtype", default=story_index.DTYPE, help="index scalar: i8, f16, f32")
     parser.add_argument("--connectivity", type=int, default=story_index.CONNECTIVITY)
@@ -363,6 +599,9 @@ def main() -> int:
             f"reading the neighbours at {n:,} stored: {full:.3f} core-ms per new article with "
             f"the embeddings from DuckDB, {light:.3f} with them from the vectors file"
         )
+
+    for n in args.warehouse:
+        print_warehouse(warehouse_run(args, n))
 
     sig_ms = signature_cost()
     print(f"story_signature: {sig_ms:.2f} core-ms each (the scan recomputed one per stored row)")

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from banwatch.enrich.blas import one_thread
 from banwatch.enrich.story_pairs import PairModel, load_pair_model, pair_features
 
 from banwatch.errors import BanwatchError
@@ -550,14 +551,15 @@ def dedupe_stories(
     if n == 0:
         return [], counts
     rule = JoinRule(threshold=threshold, **_rest(rule))
-    batch = _Batch(
-        new,
-        stored,
-        rule=rule,
-        model=_pair_model(decider),
-        model_languages=model_languages,
-        now=now,
-    )
+    with one_thread():  # a small product: BLAS threads would spin more than they save
+        batch = _Batch(
+            new,
+            stored,
+            rule=rule,
+            model=_pair_model(decider),
+            model_languages=model_languages,
+            now=now,
+        )
     window = window_days * 86400.0
     assignments: list[StoryAssignment] = []
     for i in sorted(range(n), key=lambda i: (batch.times[batch.n_old + i], new.article_ids[i])):

@@ -34,6 +34,7 @@ a stored signature of another form or version is recomputed once and stored over
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import inspect
 import json
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from banwatch.enrich.blas import one_thread
 
 logger = logging.getLogger(__name__)
 
@@ -320,7 +322,8 @@ class StoryIndex:
 
                 shard.index = Index.restore(self.path / f"{shard.file}.usearch")
                 shard.view = False
-            shard.add(seqs[rows], times[rows], matrix[rows])
+            with one_thread():  # the near-copy products (the graph adds on its own threads)
+                shard.add(seqs[rows], times[rows], matrix[rows])
         self._append_vectors(matrix)
         self.hwm = max(self.hwm, int(seqs.max()))
         self.count += len(seqs)
@@ -392,7 +395,8 @@ class StoryIndex:
             queries = [i for i, t in enumerate(times) if lo <= t < hi]
             if queries and len(shard.keys):
                 search.in_shard(shard, queries)
-        return self._rerank(matrix, times, window, search.nearest(), k)
+        with one_thread():
+            return self._rerank(matrix, times, window, search.nearest(), k)
 
     def _rerank(
         self, matrix: np.ndarray, times: Sequence[float], window: float, hits: list, k: int
@@ -752,20 +756,44 @@ def _sign_again(con: Any, model: str, missing: Sequence[tuple[str, str | None]])
     return fresh
 
 
-def _veto_signature(sets: tuple[list, list, list, list, list, bool]) -> Any:
-    """A story's veto sets as `Signature.union` over its members would make them: places, apps
+def _veto_signature(parts: list[str]) -> Any:
+    """A story's veto sets from the distinct veto parts of its members' signatures
+    (`store.story_vetoes`), as `Signature.union` over the members would make them: places, apps
     and actions together, weak places those no member names as a place, no language."""
     from banwatch.enrich.dedupe import Signature
 
-    places, strong, weak, apps, actions, comment = sets
+    places: set[str] = set()
+    strong: set[str] = set()
+    weak: set[str] = set()
+    apps: set[str] = set()
+    actions: set[str] = set()
+    comment = False
+    for part in parts:
+        p, s, w, a, action, c = _veto_part(part)
+        places |= p
+        strong |= s
+        weak |= w
+        apps |= a
+        actions |= action
+        comment = comment or c
     return Signature(
         frozenset(places),
         frozenset(apps),
         frozenset(actions),
         language=None,
-        weak_places=frozenset(weak) - frozenset(strong),
+        weak_places=frozenset(weak - strong),
         comment=comment,
     )
+
+
+@functools.lru_cache(maxsize=65_536)
+def _veto_part(text: str) -> tuple[frozenset, frozenset, frozenset, frozenset, frozenset, bool]:
+    """One member's veto sets from `[v, places, weak_places, apps, action, comment]` as JSON
+    (the same few recur across stories: parsed once). Its strong places: those it names as a
+    place, not only through a demonym."""
+    _, places, weak, apps, action, comment = json.loads(text)
+    p, w = frozenset(places or ()), frozenset(weak or ())
+    return p, p - w, w, frozenset(apps or ()), frozenset([action] if action else ()), bool(comment)
 
 
 class _Signatures(Sequence[Any]):

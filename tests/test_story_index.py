@@ -4,6 +4,7 @@ warehouse file, caught up or rebuilt when it disagrees with the warehouse, and u
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -435,3 +436,47 @@ def test_an_index_of_the_previous_format_still_loads(con, tmp_path: Path, monkey
     put(con, [(f"b{r[0]}", *r[1:]) for r in more])
     assert open_index(con, db, MODEL, DIM).count == len(rows) + len(more)
     assert json.loads((path / MANIFEST).read_text())["format"] == story_index.FORMAT
+
+
+def test_a_story_vetoes_through_members_beyond_the_hits_read_in_the_warehouse(
+    con, tmp_path: Path
+) -> None:
+    """Only the hits' rows come back; their stories' veto sets are aggregated in DuckDB over
+    every member in the window, the same sets as the union of the members' signatures."""
+    from banwatch.enrich.dedupe import Signature, _union
+
+    rng = np.random.default_rng(9)
+    centre = unit(rng.standard_normal(DIM))
+    near = unit(centre + rng.standard_normal(DIM) * 0.02)  # the member the new article hits
+    rows = [
+        ("m-norway", 30.0, unit(centre + rng.standard_normal(DIM) * 0.3), "s1",
+         "Norway bars TikTok from state phones"),
+        ("m-plain", 20.0, near, "s1", "TikTok barred from ministers' phones"),
+        ("m-other", 10.0, unit(rng.standard_normal(DIM)), "s2", "Harbour ferry timetable"),
+    ]  # fmt: skip
+    put(con, rows)  # stored without signatures: computed once, members too
+    matrix = unit(near + rng.standard_normal(DIM) * 0.01)[None, :]
+    signatures = [signature_of("Canada bars TikTok from ministers' phones", "Officials said.")]
+    stored, counts = stored_articles(
+        con,
+        model=MODEL,
+        matrix=matrix,
+        published=[NOW],
+        now=NOW,
+        window_days=3,
+        neighbours=1,
+        warehouse_path=tmp_path / "banwatch.duckdb",
+    )
+    assert list(stored.article_ids) == ["m-plain"]  # the hit, not its story's other member
+    assert counts["signatures_computed"] == 2  # the hit and the member beyond it
+    members = store.neighbour_embeddings(
+        con, MODEL, [2], NOW - dt.timedelta(days=6), NOW + dt.timedelta(days=3), vectors=False
+    )
+    expected = _union(Signature.of(signature_from_json(s)) for s in members["signature"])
+    assert stored.vetoes is not None and stored.vetoes["s1"] == expected
+    assert "NO" in expected.places
+    # Norway, named by a member the new article does not hit, vetoes the Canadian copy
+    (assigned,) = group(matrix, [NOW], stored, signatures)
+    assert assigned.story_id.startswith("s-")
+    alone = dataclasses.replace(stored, vetoes=None)
+    assert group(matrix, [NOW], alone, signatures)[0].story_id == "s1"  # the hit alone: joins
