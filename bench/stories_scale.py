@@ -479,6 +479,8 @@ def warehouse_run(args: argparse.Namespace, n: int) -> dict:
         story_index.open_index(con, path, MODEL, args.dim)  # the build, from the warehouse
         out["build_cpu"] = cpu() - start
         del matrix
+        con.close()  # as a pass finds it: checkpointed, opened afresh
+        con = store.connect(path)
         per: dict[str, list] = {f: [] for f in (
             "open", "search", "read_before", "decide_before", "read", "decide", "same", "spin",
             "spin_before",
