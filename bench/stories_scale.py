@@ -25,6 +25,9 @@ and in how many batches both paths assign every new article the same story.
     python bench/stories_scale.py --sizes 100000 --compare # before and after side by side
     python bench/stories_scale.py --sizes 10000 --scan-sizes 10000   # quick
     python bench/stories_scale.py --sizes --read-sizes 100000 1000000  # the warehouse read only
+    python bench/stories_scale.py --sizes --warehouse 100000 --k 20  # the step over a real
+        # warehouse: open, search, read (before: every member's row; now: hits + aggregated
+        # vetoes), decide, add; before and now side by side on the same batches
 """
 
 from __future__ import annotations
