@@ -44,7 +44,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from banwatch.enrich.blas import one_thread
@@ -758,8 +758,9 @@ def _sign_again(con: Any, model: str, missing: Sequence[tuple[str, str | None]])
 
 def _veto_signature(parts: list[str]) -> Any:
     """A story's veto sets from the distinct veto parts of its members' signatures
-    (`store.story_vetoes`), as `Signature.union` over the members would make them: places, apps
-    and actions together, weak places those no member names as a place, no language."""
+    (`store.story_vetoes`), as `Signature.union` over the members would make them: places, apps,
+    actions, who acts and the companies together, weak places those no member names as a place,
+    no language."""
     from banwatch.enrich.dedupe import Signature
 
     places: set[str] = set()
@@ -767,15 +768,20 @@ def _veto_signature(parts: list[str]) -> Any:
     weak: set[str] = set()
     apps: set[str] = set()
     actions: set[str] = set()
-    comment = False
+    sides: set[str] = set()
+    companies: set[str] = set()
+    comment = company = False
     for part in parts:
-        p, s, w, a, action, c = _veto_part(part)
-        places |= p
-        strong |= s
-        weak |= w
-        apps |= a
-        actions |= action
-        comment = comment or c
+        v = _veto_part(part)
+        places |= v.places
+        strong |= v.places - v.weak
+        weak |= v.weak
+        apps |= v.apps
+        actions |= v.actions
+        sides |= v.sides
+        companies |= v.companies
+        comment = comment or v.comment
+        company = company or v.company
     return Signature(
         frozenset(places),
         frozenset(apps),
@@ -783,17 +789,39 @@ def _veto_signature(parts: list[str]) -> Any:
         language=None,
         weak_places=frozenset(weak - strong),
         comment=comment,
+        company=company,
+        sides=frozenset(sides),
+        companies=frozenset(companies),
     )
 
 
+class _VetoPart(NamedTuple):
+    places: frozenset[str]
+    weak: frozenset[str]
+    apps: frozenset[str]
+    actions: frozenset[str]
+    comment: bool
+    company: bool
+    sides: frozenset[str]
+    companies: frozenset[str]
+
+
 @functools.lru_cache(maxsize=65_536)
-def _veto_part(text: str) -> tuple[frozenset, frozenset, frozenset, frozenset, frozenset, bool]:
-    """One member's veto sets from `[v, places, weak_places, apps, action, comment]` as JSON
-    (the same few recur across stories: parsed once). Its strong places: those it names as a
-    place, not only through a demonym."""
-    _, places, weak, apps, action, comment = json.loads(text)
-    p, w = frozenset(places or ()), frozenset(weak or ())
-    return p, p - w, w, frozenset(apps or ()), frozenset([action] if action else ()), bool(comment)
+def _veto_part(text: str) -> _VetoPart:
+    """One member's veto sets from `VETO_PATHS` as a JSON array (the same few recur across
+    stories: parsed once), read as `Signature.of` reads the whole signature: a stated action
+    is a company's when `company` is set, else a state's."""
+    _, places, weak, apps, action, comment, company, companies = json.loads(text)
+    return _VetoPart(
+        frozenset(places or ()),
+        frozenset(weak or ()),
+        frozenset(apps or ()),
+        frozenset([action] if action else ()),
+        bool(comment),
+        bool(company),
+        frozenset((("company" if company else "state"),) if action else ()),
+        frozenset(companies or ()),
+    )
 
 
 class _Signatures(Sequence[Any]):

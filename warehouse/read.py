@@ -221,7 +221,16 @@ def _datetimes(column: pa.ChunkedArray) -> list[dt.datetime | None]:
 
 
 # What `story_vetoes` reads of a stored signature (`enrich.dedupe.story_signature`'s JSON).
-VETO_PATHS = ("$.v", "$.places", "$.weak_places", "$.apps", "$.action", "$.comment")
+VETO_PATHS = (
+    "$.v",
+    "$.places",
+    "$.weak_places",
+    "$.apps",
+    "$.action",
+    "$.comment",
+    "$.company",
+    "$.companies",
+)
 
 
 def story_vetoes(
