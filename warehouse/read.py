@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -31,14 +32,23 @@ logger = logging.getLogger(__name__)
 _names = itertools.count()
 
 
+@contextlib.contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, *tables: pa.Table) -> Iterator[list[str]]:
+    """Arrow `tables` registered as views under fresh names for the duration of the block."""
+    names = [f"_read_{next(_names)}" for _ in tables]
+    for name, table in zip(names, tables, strict=True):
+        con.register(name, table)
+    try:
+        yield names
+    finally:
+        for name in names:
+            con.unregister(name)
+
+
 def _with_table(con: duckdb.DuckDBPyConnection, batch: pa.Table, sql: str) -> list[tuple]:
     """Run `sql` with `{t}` naming `batch` registered as a view; returns all rows."""
-    name = f"_read_{next(_names)}"
-    con.register(name, batch)
-    try:
+    with _registered(con, batch) as (name,):
         return con.execute(sql.format(t=name)).fetchall()
-    finally:
-        con.unregister(name)
 
 
 def feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, FeedState]:
@@ -149,9 +159,7 @@ def neighbour_embeddings(
     """
     keys = sorted({int(s) for s in seqs})
     batch = pa.table({"seq": pa.array(keys, pa.int64())})
-    name = f"_read_{next(_names)}"
-    con.register(name, batch)
-    try:
+    with _registered(con, batch) as (name,):
         table = con.sql(
             f"WITH hit AS (SELECT e.article_id FROM article_embeddings AS e JOIN {name} AS k "
             "ON e.seq = k.seq WHERE e.model = $model), "
@@ -167,8 +175,6 @@ def neighbour_embeddings(
             "ORDER BY coalesce(a.published_at, a.fetched_at), a.article_id",
             params={"model": model, "since": since, "until": until},
         ).to_arrow_table()
-    finally:
-        con.unregister(name)
     if not vectors:
         return {name: table.column(name).to_pylist() for name in table.column_names}
     return _embedding_rows(table)
@@ -186,9 +192,7 @@ def hit_articles(
     """
     keys = sorted({int(s) for s in seqs})
     batch = pa.table({"seq": pa.array(keys, pa.int64())})
-    name = f"_read_{next(_names)}"
-    con.register(name, batch)
-    try:
+    with _registered(con, batch) as (name,):
         table = con.sql(
             "SELECT a.article_id, a.story_id, a.published_at, a.language, e.signature, e.seq"
             f"{', e.embedding' if vectors else ''} "
@@ -198,8 +202,6 @@ def hit_articles(
             "ORDER BY coalesce(a.published_at, a.fetched_at), a.article_id",
             params=[model],
         ).to_arrow_table()
-    finally:
-        con.unregister(name)
     published = _datetimes(table.column("published_at"))
     table = table.drop_columns(["published_at"])
     if vectors:
@@ -254,11 +256,8 @@ def story_vetoes(
     """
     stories = pa.table({"story_id": pa.array(sorted(set(story_ids)), pa.string())})
     hits = pa.table({"article_id": pa.array(sorted(set(hit_ids)), pa.string())})
-    s_name, h_name = f"_read_{next(_names)}", f"_read_{next(_names)}"
     paths = ", ".join(f"'{p}'" for p in VETO_PATHS)
-    con.register(s_name, stories)
-    con.register(h_name, hits)
-    try:
+    with _registered(con, stories, hits) as (s_name, h_name):
         rows = con.execute(
             "WITH m AS (SELECT a.story_id, a.article_id, a.language, "
             f"try(json_extract(e.signature, [{paths}])) AS j "
@@ -273,9 +272,6 @@ def story_vetoes(
             "FROM f GROUP BY story_id",
             {"model": model, "since": since, "until": until, "version": version},
         ).fetchall()
-    finally:
-        con.unregister(s_name)
-        con.unregister(h_name)
     vetoes = {r[0]: r[1] or [] for r in rows}
     stale = [(a, lang) for r in rows for a, lang in zip(r[2] or [], r[3] or [], strict=True)]
     return vetoes, stale
