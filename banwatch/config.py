@@ -323,8 +323,7 @@ class DetectSettings(_Section):
 
     in_workers: bool = _doc(
         "Find candidates in the extraction worker processes when the process has them "
-        "(`banwatch run`: each article's in the worker that extracted it, as it does): "
-        "detection then uses every core instead of one. Same detections.",
+        "(`banwatch run`): detection then uses every core instead of one. Same detections.",
         True,
     )
 

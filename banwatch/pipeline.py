@@ -221,20 +221,11 @@ def _batch_key(batch: Sequence[str]) -> str:
 
 def _articles_from(paths: Iterable[str]) -> list[Article]:
     """Articles of all fetch batches, once each (two feeds in two batches may share a URL)."""
-    return _unique(_load(path) for path in paths)
-
-
-def _unique(batches: Iterable[Iterable[Article]]) -> list[Article]:
-    """The articles of `batches` in order, the first of each id only (`_articles_from`)."""
     seen: dict[str, Article] = {}
-    for batch in batches:
-        for article in batch:
+    for path in paths:
+        for article in _load(path):
             seen.setdefault(article.article_id, article)
     return list(seen.values())
-
-
-def _feed_countries(settings: Settings) -> dict[str, str]:
-    return {f.name: f.country for f in settings.feeds if f.country}
 
 
 def _connect(settings: Settings):
@@ -374,18 +365,6 @@ def fetch_and_extract(
     Extraction runs in `fetch.extract_workers` processes; `on_article` sees each article as it
     is extracted (`run_pass` embeds them meanwhile, see `enrich.embed.EmbedAhead`).
     """
-    return _fetch(settings, poll_path, on_article)[0]
-
-
-def _fetch(
-    settings: Settings,
-    poll_path: str,
-    on_article: Callable[[Article], None] | None = None,
-    after: Any = None,
-) -> tuple[Fetched, list[Article]]:
-    """`fetch_and_extract`, and the articles it staged (`run_pass` keeps them, not re-reading
-    the file in each later step). `after`: `ingest.extract.After`, work done on each article
-    where it was extracted (`run_pass` finds detection candidates so)."""
     from banwatch.ingest.extract import fetch_and_extract as run
     from banwatch.ingest.extract_pool import default_workers
     from banwatch.ingest.http import make_client
@@ -394,21 +373,15 @@ def _fetch(
     workers = default_workers(settings.fetch.extract_workers)
     with make_client(settings.fetch) as client:
         articles, counts = run(
-            entries, client, settings.fetch, workers=workers, on_article=on_article, after=after
+            entries, client, settings.fetch, workers=workers, on_article=on_article
         )
     out = Path(poll_path).with_name(Path(poll_path).name.replace("poll-", "articles-"))
     path = _dump(out, articles)
     failed = sum(1 for a in articles if a.outcome in ("hard", "temporary"))
-    return Fetched(path, articles=len(articles), failed=failed), articles
+    return Fetched(path, articles=len(articles), failed=failed)
 
 
-def embed_and_group(
-    settings: Settings,
-    run_dir: str,
-    article_paths: list[str],
-    *,
-    articles: list[Article] | None = None,
-) -> Grouped:
+def embed_and_group(settings: Settings, run_dir: str, article_paths: list[str]) -> Grouped:
     """DB read + CPU: embed new articles (title + lead) and group them into stories.
 
     The stored articles they may join come from the stories index (`enrich.story_index`): each
@@ -419,8 +392,7 @@ def embed_and_group(
     from banwatch.enrich.embed import embed_texts, embedder_from
     from banwatch.enrich.story_index import signature_json, signature_of, stored_articles
 
-    if articles is None:  # `run_pass` gives the staged articles it holds
-        articles = _articles_from(article_paths)
+    articles = _articles_from(article_paths)
     now = _state(run_dir)["now"]
     path = Path(run_dir) / "stories.jsonl"
     if not articles:
@@ -479,41 +451,25 @@ def _update_story_index(settings: Settings, con: Any, model: str) -> None:
         logger.warning("stories index not updated (%s); the next pass catches it up", exc)
 
 
-def detect_events(
-    settings: Settings,
-    run_dir: str,
-    article_paths: list[str],
-    *,
-    articles: list[Article] | None = None,
-    found: Mapping[Any, Any] | None = None,
-) -> Detected:
-    """CPU: detect government app-ban events (and background mentions) in the new articles.
-
-    `run_pass` gives the articles it holds, and the candidates its extraction workers found
-    in them (`found`: `enrich.detect.parallel.FindAhead`); the rest are found here."""
+def detect_events(settings: Settings, run_dir: str, article_paths: list[str]) -> Detected:
+    """CPU: detect government app-ban events (and background mentions) in the new articles."""
     from banwatch.enrich.apps import load_catalogue
-    from banwatch.enrich.detect import decide_found, load_model
-    from banwatch.enrich.detect.parallel import find_all, jobs
+    from banwatch.enrich.detect import detect_ban_events, load_model
     from banwatch.ingest.extract_pool import existing
 
-    if articles is None:
-        articles = _articles_from(article_paths)
+    articles = _articles_from(article_paths)
     catalogue = load_catalogue(settings.detect.apps_file or None)
-    candidates = find_all(
-        jobs(articles, _feed_countries(settings)),
-        catalogue,
-        existing() if settings.detect.in_workers else None,  # idle extraction workers
-        known=found,
-    )
-    detections, counts = decide_found(
+    detections, counts = detect_ban_events(
         articles,
-        candidates,
+        catalogue=catalogue,
         min_confidence=settings.detect.min_confidence,
         join_confidence=settings.detect.weak_floor,
+        feed_countries={f.name: f.country for f in settings.feeds if f.country},
         model=load_model(settings.detect.model_path)
         if settings.detect.decider == "model"
         else None,
         decider=settings.detect.decider,
+        pool=existing() if settings.detect.in_workers else None,  # idle extraction workers
     )
     path = _dump(Path(run_dir) / "detections.pkl", detections)
     logger.info("detections: %s", counts)
@@ -521,13 +477,7 @@ def detect_events(
 
 
 def load(
-    settings: Settings,
-    run_dir: str,
-    staged: Staged,
-    now: dt.datetime,
-    *,
-    replay: bool = False,
-    articles: list[Article] | None = None,
+    settings: Settings, run_dir: str, staged: Staged, now: dt.datetime, *, replay: bool = False
 ) -> Loaded:
     """DB write: load feeds, articles, stories and detections; resolve events; fill the outbox.
 
@@ -540,16 +490,14 @@ def load(
 
     With `replay`, each article counts as first seen when it was published (a backfill or an
     evaluation over an archive), so the recency window is applied as if banwatch had been running
-    then; otherwise everything new is first seen `now`. `articles`: those of
-    `staged.article_paths`, when the caller holds them (`run_pass`).
+    then; otherwise everything new is first seen `now`.
     """
     from banwatch.faults import checkpoint
     from banwatch.warehouse import store
 
     run_id = _state(run_dir)["run_id"]
     results = [r for p in staged.poll_paths for r in _polled(p)[0]]
-    if articles is None:
-        articles = _articles_from(staged.article_paths)
+    articles = _articles_from(staged.article_paths)
     stories = _stories(staged.stories_path)
     detections = _load(staged.detections_path)
     seen_at = {
@@ -825,43 +773,28 @@ def _rest_of_pass(
     report: Progress,
     send: bool = True,
 ) -> PassSummary:
-    from banwatch.enrich.detect.parallel import FindAhead
     from banwatch.enrich.embed import EmbedAhead
     from banwatch.ingest.extract_pool import default_workers
 
     run_dir = started.run_dir
     polled: list[Polled] = []
     fetched: list[Fetched] = []
-    batches: list[list[Article]] = []  # as staged: the later steps take them from here
     # Leads are embedded as extraction workers deliver articles; embed_and_group reuses them.
-    # The workers find each article's detection candidates as they extract it.
     parallel = default_workers(settings.fetch.extract_workers) > 1
     ahead = EmbedAhead(settings.embed, parallel_extraction=parallel)
-    finding = None
-    if settings.detect.in_workers:
-        finding = FindAhead(settings.detect.apps_file, _feed_countries(settings))
     for batch in started.batches:
         polled.append(poll_feeds(settings, run_dir, batch))
         feeds, failed = sum(p.feeds for p in polled), sum(p.failed for p in polled)
         report("poll", {"feeds": feeds, "failed": failed})
-        done, articles = _fetch(
-            settings, polled[-1].path, ahead.add, finding.after if finding else None
-        )
-        fetched.append(done)
-        batches.append(articles)
-        report("fetch", {"articles": done.articles, "failed": done.failed})
-    paths = [f.path for f in fetched]
-    articles = _unique(batches)
-    del batches
-    grouped = embed_and_group(settings, run_dir, paths, articles=articles)
+        fetched.append(fetch_and_extract(settings, run_dir, polled[-1].path, ahead.add))
+        report("fetch", {"articles": fetched[-1].articles, "failed": fetched[-1].failed})
+    grouped = embed_and_group(settings, run_dir, [f.path for f in fetched])
     ahead.close()
     report("stories", {"new_stories": grouped.new_stories})
-    found = finding.found if finding else None
-    detected = detect_events(settings, run_dir, paths, articles=articles, found=found)
-    del finding, found
+    detected = detect_events(settings, run_dir, [f.path for f in fetched])
     report("detect", {"detections": detected.detections})
     staged = Staged.of(polled, fetched, grouped, detected)
-    loaded = load(settings, run_dir, staged, now, replay=replay, articles=articles)
+    loaded = load(settings, run_dir, staged, now, replay=replay)
     report("load", loaded.to_xcom())
     sent = None
     if send:

@@ -14,13 +14,11 @@ extraction processes (or the calling thread) extract the ones that have arrived.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import functools
 import gzip
 import logging
 import queue
 import re
-import threading
 import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -37,7 +35,6 @@ import trafilatura
 from banwatch.ingest.fetch import FetchedPage, fetch_page, iter_pages
 from banwatch.ingest.http import describe
 from banwatch.ingest.urls import article_id
-from trafilatura.utils import load_html
 
 from banwatch.config import FetchSettings
 from banwatch.records import Article, Outcome, ParsedEntry
@@ -63,14 +60,10 @@ def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
 
     `fast=True` skips trafilatura's fallback extractors (about 30% faster, same text on
     article pages); comments are excluded because they are not the article's statements.
-    The page is parsed once, as trafilatura parses it: trafilatura extracts from a copy of
-    that tree, and `link_share` reads the page's links from it (a second parse cost ~4.5
-    core-ms a page; copying the tree costs ~2.3).
     """
     try:
-        tree = load_html(html)
         doc = trafilatura.bare_extraction(
-            html if tree is None else tree,
+            html,
             url=url,
             fast=True,
             with_metadata=True,
@@ -90,21 +83,17 @@ def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
         "date": doc.date,
         "language": page_language(doc.language or _html_lang(html), f"{title}\n{text}"),
         "claimed_language": doc.language or _html_lang(html),
-        "link_share": link_share(html if tree is None else tree, text),
+        "link_share": link_share(html, text),
         "sitename": _site_name(doc.sitename, url),
     }
 
 
-def link_share(page: str | lxml.html.HtmlElement, text: str) -> float:
-    """Share of `text` (by characters) in lines that are the text of a link on the page
-    (its HTML, or its parsed tree)."""
-    if isinstance(page, str):
-        try:
-            tree = lxml.html.document_fromstring(page)
-        except (lxml.etree.ParserError, ValueError):
-            return 0.0
-    else:
-        tree = page
+def link_share(html: str, text: str) -> float:
+    """Share of `text` (by characters) in lines that are the text of a link on the page."""
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return 0.0
     anchors = {_norm(a.text_content()) for a in tree.iter("a")} - {""}
     lines = [_norm(_BULLET.sub("", line)) for line in text.splitlines()]
     total = sum(len(line) for line in lines)
@@ -291,40 +280,6 @@ def count_outcomes(articles: Sequence[Article]) -> dict[str, Any]:
     }
 
 
-class After(typing.NamedTuple):
-    """Work on each article right after its extraction, where it was extracted (`extract_then`).
-
-    `run` must pickle (a module-level function or a `functools.partial` of one): it goes to the
-    extraction workers with each page, and what it returns comes back with the article, to
-    `deliver(article, result)` in the calling process. The article's text never travels back to
-    a worker for it. `run` raising costs only its result (logged; `deliver` is not called).
-    """
-
-    run: Callable[[Article], Any]
-    deliver: Callable[[Article, Any], None]
-
-
-class _Outcome(enum.Enum):
-    FAILED = "failed"  # `After.run` raised (an enum: it stays itself through a worker's pickle)
-
-
-_FAILED = _Outcome.FAILED
-
-
-def extract_then(
-    page: FetchedPage, settings: FetchSettings, run: Callable[[Article], Any] | None
-) -> tuple[Article, Any]:
-    """The page's article and `run(article)` (None without `run`): one worker task."""
-    article = extract_article(page, settings)
-    if run is None:
-        return article, None
-    try:
-        return article, run(article)
-    except Exception:  # noqa: BLE001 - the article stands; its follow-up is done later
-        logger.exception("work after extracting %s failed", article.url)
-        return article, _FAILED
-
-
 def fetch_and_extract(
     entries: Sequence[ParsedEntry],
     client: httpx.Client,
@@ -332,7 +287,6 @@ def fetch_and_extract(
     *,
     workers: int = 1,
     on_article: Callable[[Article], None] | None = None,
-    after: After | None = None,
 ) -> tuple[list[Article], dict[str, Any]]:
     """Fetch and extract `entries`: articles in entry order, plus counts by outcome/reason.
 
@@ -340,29 +294,20 @@ def fetch_and_extract(
     pool of extraction processes (`ingest.extract_pool`) by the thread that fetched it, so
     extraction runs on every core and this thread is free: it calls `on_article` for each
     article as it is extracted (the pass embeds them meanwhile). With one worker, extraction
-    runs in this thread while the remaining pages download. `after.run` runs on each article
-    where it was extracted, as it is (the pass finds detection candidates so, see
-    `enrich.detect.parallel.FindAhead`), instead of in another round once the batch is done.
+    runs in this thread while the remaining pages download.
     """
     from banwatch.ingest.extract_pool import extract_pool
 
     articles: list[Article | None] = [None] * len(entries)
-    run = after.run if after is not None else None
     pool = extract_pool(min(workers, len(entries)))
-    arrived = None
-    if pool is not None:
-        arrived = _extracted_in(
-            pool, min(workers, len(entries)), entries, client, settings, run=run
-        )
+    arrived = _extracted_in(pool, entries, client, settings) if pool else None
     if arrived is None:
         pages = iter_pages(entries, client, settings)
-        arrived = ((i, extract_then(p, settings, run)) for i, p in pages)
-    for done, (index, (article, result)) in enumerate(arrived, 1):
+        arrived = ((i, extract_article(p, settings)) for i, p in pages)
+    for done, (index, article) in enumerate(arrived, 1):
         articles[index] = article
         if on_article is not None:
             on_article(article)
-        if after is not None and result is not _FAILED:
-            after.deliver(article, result)
         if done % PROGRESS_EVERY == 0:
             logger.info("fetched and extracted %d/%d articles", done, len(entries))
     result = [a for a in articles if a is not None]
@@ -373,56 +318,39 @@ def fetch_and_extract(
 
 def _extracted_in(
     pool: ProcessPoolExecutor,
-    workers: int,
     entries: Sequence[ParsedEntry],
     client: httpx.Client,
     settings: FetchSettings,
-    *,
-    run: Callable[[Article], Any] | None = None,
-) -> Iterator[tuple[int, tuple[Article, Any]]]:
-    """(index, (article, `run`'s result)) as the pool extracts them; fetch threads submit the
-    pages themselves.
+) -> Iterator[tuple[int, Article]]:
+    """(index, article) as the pool extracts them; fetch threads submit the pages themselves.
 
     A worker that dies (a page that kills the extractor) breaks the pool: the pages it held are
-    extracted here instead, and the next pass starts a new pool. At most `concurrency` + 2 x
-    `workers` pages are fetched and not yet extracted: pages download faster than they are
-    extracted, and each waiting page (its bytes and decoded text, ~1 MB) is held here until
-    then; unbounded, a pass over 774 pages held most of them at once.
+    extracted here instead, and the next pass starts a new pool.
     """
     from banwatch.ingest.extract_pool import discard
 
-    Result = tuple[Article, Any]
-    done: queue.SimpleQueue[tuple[int, FetchedPage, Future[Result] | None]] = queue.SimpleQueue()
-    threads = max(1, min(settings.concurrency, len(entries)))
-    slots = threading.Semaphore(threads + 2 * workers)  # pages in flight
+    done: queue.SimpleQueue[tuple[int, FetchedPage, Future[Article] | None]] = queue.SimpleQueue()
 
     def fetch_then_submit(index: int, entry: ParsedEntry) -> None:
-        slots.acquire()
         page = fetch_page(entry, client, settings)
         try:
-            future = pool.submit(extract_then, page, settings, run)
+            future = pool.submit(extract_article, page, settings)
         except RuntimeError:  # BrokenProcessPool, or shut down: extract in the caller
             done.put((index, page, None))
             return
         future.add_done_callback(lambda f: done.put((index, page, f)))
 
+    threads = max(1, min(settings.concurrency, len(entries)))
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pages") as fetchers:
         fetches = [fetchers.submit(fetch_then_submit, i, e) for i, e in enumerate(entries)]
-        try:
-            for _ in entries:
-                index, page, future = done.get()
-                try:
-                    result = future.result() if future is not None else None
-                except BrokenProcessPool:
-                    discard(pool)
-                    logger.warning("an extraction worker died; extracting %s here", page.entry.url)
-                    result = None
-                result = result or extract_then(page, settings, run)
-                del page, future
-                slots.release()
-                yield index, result
-        finally:  # a caller that stops early (an error) must not leave fetch threads waiting
-            for _ in entries:
-                slots.release()
+        for _ in entries:
+            index, page, future = done.get()
+            try:
+                article = future.result() if future is not None else extract_article(page, settings)
+            except BrokenProcessPool:
+                discard(pool)
+                logger.warning("an extraction worker died; extracting %s here", page.entry.url)
+                article = extract_article(page, settings)
+            yield index, article
         for fetch in fetches:
             fetch.result()  # re-raise what a fetch thread raised (fetch_page records failures)

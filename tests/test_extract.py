@@ -183,17 +183,3 @@ def test_site_name_is_none_when_the_page_names_no_outlet(
         [entry(newsroom.fault_url("ok", "/story.html"), "Night buses")], http_client, fetch_settings
     )
     assert article.outcome == Outcome.OK and article.site_name is None
-
-
-def test_link_share_reads_the_same_links_from_the_parsed_page() -> None:
-    """`extract_page` parses a page once and hands link_share that tree, not the HTML again."""
-    from banwatch.ingest.extract import link_share
-    from trafilatura.utils import load_html
-
-    html = (
-        "<html><body><nav><a href='/a'>Sport</a> <a href='/b'>Weather <b>today</b></a></nav>"
-        "<!-- <a href='/c'>Hidden</a> --><p>Sport</p><p>Weather today</p>"
-        "<p>The river rose by a metre overnight.</p></body></html>"
-    )
-    text = "Sport\nWeather today\nThe river rose by a metre overnight."
-    assert link_share(load_html(html), text) == link_share(html, text) > 0.2

@@ -29,14 +29,13 @@ from banwatch.enrich.detect.candidates import split_sentences
 from banwatch.enrich.detect.decide import ArticleCandidates, decide, featurize
 from banwatch.enrich.detect.features import feature_matrix
 from banwatch.enrich.detect.model import DetectorModel, load_model
-from banwatch.enrich.detect.parallel import Found, find_all, jobs
+from banwatch.enrich.detect.parallel import find_all, jobs
 
 from banwatch.records import Article, Detection
 
 __all__ = [
     "Candidate",
     "DetectorModel",
-    "decide_found",
     "detect_ban_events",
     "detect_text",
     "find_candidates",
@@ -95,38 +94,18 @@ def detect_ban_events(
     found there (`enrich.detect.parallel`); the results are the same.
     """
     catalogue = catalogue or default_catalogue()
-    found = find_all(jobs(articles, feed_countries), catalogue, pool)
-    return decide_found(
-        articles,
-        found,
-        min_confidence=min_confidence,
-        model=model,
-        decider=decider,
-        join_confidence=join_confidence,
-    )
-
-
-def decide_found(
-    articles: Sequence[Article],
-    found: Sequence[Found],
-    *,
-    min_confidence: float = 0.4,
-    model: DetectorModel | None = None,
-    decider: str = "model",
-    join_confidence: float | None = None,
-) -> tuple[list[Detection], dict[str, int]]:
-    """`detect_ban_events` once each article's candidates are `found` (None: finding failed):
-    the decision, over the whole batch (the pass finds them ahead, `parallel.FindAhead`)."""
     model = model or load_model() if decider == "model" else None
     counts = {"articles": len(articles), "with_candidates": 0, "candidates": 0, "errors": 0}
     items: list[ArticleCandidates] = []
-    for article, candidates in zip(articles, found, strict=True):
-        if candidates is None:
+    for article, found in zip(
+        articles, find_all(jobs(articles, feed_countries), catalogue, pool), strict=True
+    ):
+        if found is None:
             counts["errors"] += 1
-        elif candidates:
+        elif found:
             counts["with_candidates"] += 1
-            counts["candidates"] += len(candidates)
-            items.append(ArticleCandidates(article.article_id, article.title, candidates))
+            counts["candidates"] += len(found)
+            items.append(ArticleCandidates(article.article_id, article.title, found))
     batch = featurize(items)
     if model is None:  # the rules decide: their picks, with their own confidence
         kept = [k.detection for item in items for k in item.candidates if k.rule_keep]

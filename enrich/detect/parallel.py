@@ -7,24 +7,18 @@ processes already exists in this process (`banwatch run` starts one for extracti
 `ingest.extract_pool`), the articles go to it in chunks; only their title, text, date, language
 and feed country travel, not the stored page. The decision (features, model, confidence) stays
 in the calling process: it is one vectorised call over the whole batch.
-
-`FindAhead` goes further: the extraction worker that extracted an article finds its candidates
-at once (`ingest.extract.After`), while other pages still download, so the text never travels
-back to a worker and nothing of this is left for after the last page.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from typing import NamedTuple
 
-from banwatch.enrich.apps import AppCatalogue, load_catalogue
+from banwatch.enrich.apps import AppCatalogue
 from banwatch.enrich.detect.article import Candidate, find_candidates
 
 from banwatch.records import Article
@@ -50,17 +44,19 @@ class Job(NamedTuple):
 Found = list[Candidate] | None
 
 
-def job(article: Article, countries: Mapping[str, str]) -> Job:
-    a = article
-    return Job(
-        a.article_id, a.title, a.text, a.published_at or a.fetched_at, a.language,
-        countries.get(a.feed_name),
-    )  # fmt: skip
-
-
 def jobs(articles: Sequence[Article], feed_countries: Mapping[str, str] | None) -> list[Job]:
     countries = feed_countries or {}
-    return [job(a, countries) for a in articles]
+    return [
+        Job(
+            a.article_id,
+            a.title,
+            a.text,
+            a.published_at or a.fetched_at,
+            a.language,
+            countries.get(a.feed_name),
+        )
+        for a in articles
+    ]
 
 
 def find_one(job: Job, catalogue: AppCatalogue) -> Found:
@@ -84,22 +80,9 @@ def _chunk(chunk: list[Job], catalogue: AppCatalogue) -> list[Found]:
     return [find_one(job, catalogue) for job in chunk]
 
 
-def find_all(
-    todo: list[Job],
-    catalogue: AppCatalogue,
-    pool: Executor | None = None,
-    known: Mapping[Job, Found] | None = None,
-) -> list[Found]:
-    """Every job's candidates, in order: `known`'s (found ahead), then in `pool`'s workers when
-    given and worth it, else here. A broken pool (a worker killed) costs nothing but time: the
-    batch is done here."""
-    known = known or {}
-    rest = [job for job in todo if job not in known]
-    found = dict(zip(rest, _find(rest, catalogue, pool), strict=True)) if rest else {}
-    return [known[job] if job in known else found[job] for job in todo]
-
-
-def _find(todo: list[Job], catalogue: AppCatalogue, pool: Executor | None) -> list[Found]:
+def find_all(todo: list[Job], catalogue: AppCatalogue, pool: Executor | None = None) -> list[Found]:
+    """Every job's candidates, in order: in `pool`'s workers when given and worth it, else here.
+    A broken pool (a worker killed) costs nothing but time: the batch is done here."""
     if pool is None or len(todo) < MIN_ARTICLES:
         return [find_one(job, catalogue) for job in todo]
     chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
@@ -109,42 +92,3 @@ def _find(todo: list[Job], catalogue: AppCatalogue, pool: Executor | None) -> li
     except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: the pool was shut down
         logger.warning("detection workers unavailable (%s): detecting in this process", exc)
         return [find_one(job, catalogue) for job in todo]
-
-
-@functools.cache
-def _catalogue(apps_file: str, stamp: tuple[int, int] | None) -> AppCatalogue:
-    """The pass's catalogue in a worker, loaded once per file version (`stamp`)."""
-    return load_catalogue(apps_file or None)
-
-
-def find_for(
-    article: Article, *, apps_file: str, countries: Mapping[str, str]
-) -> tuple[Job, Found]:
-    """In an extraction worker, right after extracting `article`: its job and candidates."""
-    stamp = None
-    if apps_file:
-        stat = os.stat(apps_file)
-        stamp = (stat.st_mtime_ns, stat.st_size)
-    todo = job(article, countries)
-    return todo, find_one(todo, _catalogue(apps_file, stamp))
-
-
-class FindAhead:
-    """Candidates found where each article is extracted, as it is, for `detect_ban_events`.
-
-    `after` goes to `ingest.extract.fetch_and_extract`: `run` finds the candidates in the
-    worker, `deliver` keeps them here by job (an article's id, text and what else finding reads),
-    so the detect step takes them for exactly the articles it is given and finds the rest itself
-    (`find_all`'s `known`). The results are the same as finding them in the detect step.
-    """
-
-    def __init__(self, apps_file: str | None, feed_countries: Mapping[str, str] | None) -> None:
-        from banwatch.ingest.extract import After
-
-        self.found: dict[Job, Found] = {}
-        run = functools.partial(find_for, apps_file=apps_file or "", countries=feed_countries or {})
-        self.after = After(run, self._deliver)
-
-    def _deliver(self, article: Article, result: tuple[Job, Found]) -> None:
-        todo, found = result
-        self.found[todo] = found
