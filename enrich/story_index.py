@@ -44,7 +44,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from banwatch.enrich.blas import one_thread
@@ -758,70 +758,22 @@ def _sign_again(con: Any, model: str, missing: Sequence[tuple[str, str | None]])
 
 def _veto_signature(parts: list[str]) -> Any:
     """A story's veto sets from the distinct veto parts of its members' signatures
-    (`store.story_vetoes`), as `Signature.union` over the members would make them: places, apps,
-    actions, who acts and the companies together, weak places those no member names as a place,
-    no language."""
-    from banwatch.enrich.dedupe import Signature
+    (`store.story_vetoes`): each part read by `Signature.of`, folded by `Signature.union`, as
+    over the members themselves (no title words, no language)."""
+    from banwatch.enrich.dedupe import NO_SIGNATURE
 
-    places: set[str] = set()
-    strong: set[str] = set()
-    weak: set[str] = set()
-    apps: set[str] = set()
-    actions: set[str] = set()
-    sides: set[str] = set()
-    companies: set[str] = set()
-    comment = company = False
-    for part in parts:
-        v = _veto_part(part)
-        places |= v.places
-        strong |= v.places - v.weak
-        weak |= v.weak
-        apps |= v.apps
-        actions |= v.actions
-        sides |= v.sides
-        companies |= v.companies
-        comment = comment or v.comment
-        company = company or v.company
-    return Signature(
-        frozenset(places),
-        frozenset(apps),
-        frozenset(actions),
-        language=None,
-        weak_places=frozenset(weak - strong),
-        comment=comment,
-        company=company,
-        sides=frozenset(sides),
-        companies=frozenset(companies),
-    )
-
-
-class _VetoPart(NamedTuple):
-    places: frozenset[str]
-    weak: frozenset[str]
-    apps: frozenset[str]
-    actions: frozenset[str]
-    comment: bool
-    company: bool
-    sides: frozenset[str]
-    companies: frozenset[str]
+    return functools.reduce(lambda a, b: a.union(b), map(_veto_part, parts), NO_SIGNATURE)
 
 
 @functools.lru_cache(maxsize=65_536)
-def _veto_part(text: str) -> _VetoPart:
-    """One member's veto sets from `VETO_PATHS` as a JSON array (the same few recur across
-    stories: parsed once), read as `Signature.of` reads the whole signature: a stated action
-    is a company's when `company` is set, else a state's."""
-    _, places, weak, apps, action, comment, company, companies = json.loads(text)
-    return _VetoPart(
-        frozenset(places or ()),
-        frozenset(weak or ()),
-        frozenset(apps or ()),
-        frozenset([action] if action else ()),
-        bool(comment),
-        bool(company),
-        frozenset((("company" if company else "state"),) if action else ()),
-        frozenset(companies or ()),
-    )
+def _veto_part(text: str) -> Any:
+    """One member's veto parts, a JSON array of the values at `store.VETO_PATHS`, as the
+    `Signature` of those fields (the same few recur across stories: parsed once)."""
+    from banwatch.enrich.dedupe import Signature
+    from banwatch.warehouse.read import VETO_PATHS
+
+    keys = [path.removeprefix("$.") for path in VETO_PATHS]
+    return Signature.of(dict(zip(keys, json.loads(text), strict=True)))
 
 
 class _Signatures(Sequence[Any]):
