@@ -344,7 +344,7 @@ def _action(clause: str) -> tuple[str | None, bool, str | None]:
         and _company_name(head) is not None
     )
     company = bool(_COMPANY_NAMES.search(head) or lx.COMPANY.search(head) or own_staff or firms)
-    return action, bool(company), _company_name(clause[: trig.start()]) if company else None
+    return action, bool(company), _company_name(head) if company else None
 
 
 def _company_name(head: str) -> str | None:

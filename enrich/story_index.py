@@ -758,11 +758,9 @@ def _sign_again(con: Any, model: str, missing: Sequence[tuple[str, str | None]])
 
 def _veto_signature(parts: list[str]) -> Any:
     """A story's veto sets from the distinct veto parts of its members' signatures
-    (`store.story_vetoes`): each part read by `Signature.of`, folded by `Signature.union`, as
-    over the members themselves (no title words, no language)."""
-    from banwatch.enrich.dedupe import NO_SIGNATURE
-
-    return functools.reduce(lambda a, b: a.union(b), map(_veto_part, parts), NO_SIGNATURE)
+    (`store.story_vetoes`): each part read by `Signature.of`, folded as the decision folds the
+    members themselves (`dedupe._union`; no title words, no language)."""
+    return _dedupe()._union(map(_veto_part, parts))
 
 
 @functools.lru_cache(maxsize=65_536)
