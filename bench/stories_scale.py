@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import statistics
 import sys
@@ -55,6 +56,7 @@ from banwatch.enrich.dedupe import (  # noqa: E402
     NewArticles,
     StoredArticles,
     dedupe_stories,
+    story_id_for,
 )
 from banwatch.enrich.story_index import (  # noqa: E402
     StoryIndex,
@@ -68,12 +70,25 @@ NOW = dt.datetime(2026, 3, 19, 12, 0, tzinfo=dt.UTC)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
+def _hashed(text: str) -> str:
+    """An id shaped like an article's (the first 16 hex digits of a sha1)."""
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
 def unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def corpus(rng: np.random.Generator, n: int, dim: int, window_days: float):
-    """`n` stored vectors in stories of 1-40 near copies, their story numbers and times."""
+def corpus(
+    rng: np.random.Generator,
+    n: int,
+    dim: int,
+    window_days: float,
+    spread_days: float | None = None,
+):
+    """`n` stored vectors in stories of 1-40 near copies, their story numbers and times: all
+    within the window before `NOW` (the worst case), or, with `spread_days`, over that many days
+    before it in load order (a story's members loaded, and published, close together)."""
     topics = unit(rng.standard_normal((max(50, n // 2000), dim)))
     sizes: list[int] = []
     while sum(sizes) < n:
@@ -93,7 +108,7 @@ def corpus(rng: np.random.Generator, n: int, dim: int, window_days: float):
         hi = min(n, lo + 100_000)
         noise = rng.standard_normal((hi - lo, dim), dtype=np.float32) * 0.03
         matrix[lo:hi] = unit(centres[owner[lo:hi]] + noise)
-    span = window_days * 86400.0 * 0.95
+    span = (spread_days or window_days * 0.95) * 86400.0
     times = np.sort(rng.uniform(seconds(NOW, NOW) - span, seconds(NOW, NOW), n))
     return matrix, owner, times, centres
 
@@ -355,6 +370,8 @@ def story_signature_of(rng: np.random.Generator) -> dict:
         "action": ACTIONS[int(rng.integers(0, len(ACTIONS)))],
         "words": sorted(set(rng.choice(VOCAB, 6).tolist())),
         "comment": bool(rng.random() < 0.03),
+        "company": bool(rng.random() < 0.05),
+        "companies": [],
     }
 
 
@@ -426,11 +443,12 @@ def read_members(con, index, hits, since, until):
     )
 
 
-def _new_batch(args, rng, centres, bases, prefix: str) -> NewArticles:
-    """New articles: three in four near copies of a stored story (with a member's signature),
-    the rest unrelated (a signature of their own)."""
+def _new_batch(args, rng, centres, bases, prefix: str, *, recent: np.ndarray) -> NewArticles:
+    """New articles: three in four near copies of a stored story (with a member's signature)
+    among the `recent` ones (with a member in the window), the rest unrelated (a signature of
+    their own)."""
     copies = int(args.batch * 0.75)
-    picks = rng.integers(0, len(centres), copies)
+    picks = recent[rng.integers(0, len(recent), copies)]
     noise = rng.standard_normal((copies, args.dim), dtype=np.float32) * 0.03
     other = unit(rng.standard_normal((args.batch - copies, args.dim)))
     sigs = [member_signature(rng, bases[p]) for p in picks]
@@ -457,6 +475,37 @@ def _add_cost(con, path: Path, args, new: NewArticles, n: int) -> tuple[float, f
     return (t1 - t0) / args.batch * 1000, (t2 - t1) / args.batch * 1000
 
 
+def _stored_ids(
+    args: argparse.Namespace, owner: np.ndarray, times: np.ndarray
+) -> tuple[list[str], list[str], np.ndarray]:
+    """Article and story ids shaped as the pipeline makes them (hashes: no zone map narrows a
+    scan by id), and the stories with a member in the new batch's window."""
+    article_ids = [_hashed(f"a{j}") for j in range(len(owner))]
+    story_ids = [story_id_for(_hashed(f"first-{o}")) for o in range(int(owner.max()) + 1)]
+    recent = np.unique(owner[times >= seconds(NOW, NOW) - args.window_days * 86400.0])
+    return article_ids, story_ids, recent
+
+
+def _unbounded_read(con, index, hits, window: tuple, args) -> float:
+    """core-ms per new article of today's read without the window's seq bound (every row of
+    the warehouse scanned, as before 2026-12-08), for the side-by-side figure."""
+    since, until = window
+    bound = StoryIndex.first_seq
+    StoryIndex.first_seq = lambda self, since: 0  # type: ignore[method-assign]
+    try:
+        t0 = cpu()
+        story_index.read_hits(con, MODEL, index, hits, since=since, until=until, dim=args.dim)
+        return (cpu() - t0) / args.batch * 1000
+    finally:
+        StoryIndex.first_seq = bound  # type: ignore[method-assign]
+
+
+def _load_store(con, rows: tuple) -> None:
+    """The stored articles (ids, story ids, times, vectors, signatures) loaded 100k at a time."""
+    for lo in range(0, len(rows[0]), 100_000):
+        _put(con, tuple(column[lo : lo + 100_000] for column in rows), lo)
+
+
 def warehouse_run(args: argparse.Namespace, n: int) -> dict:
     """The pipeline's stories step over a real DuckDB warehouse of `n` stored articles: open the
     index (load and sync), search, read the hits and their stories' vetoes, decide; the read
@@ -464,19 +513,17 @@ def warehouse_run(args: argparse.Namespace, n: int) -> dict:
     from banwatch.warehouse import store
 
     rng = np.random.default_rng(args.seed + n)
-    matrix, owner, times, centres = corpus(rng, n, args.dim, args.window_days)
+    matrix, owner, times, centres = corpus(rng, n, args.dim, args.window_days, args.spread_days)
     bases, texts = _signature_texts(rng, owner)
+    article_ids, story_ids, recent = _stored_ids(args, owner, times)
+    known = set(story_ids)
     k = args.k[0]
     out: dict = {"n": n, "k": k}
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         path = Path(tmp) / "bench.duckdb"
         con = store.connect(path)
         start = cpu()
-        for lo in range(0, n, 100_000):
-            hi = min(n, lo + 100_000)
-            rows = ([f"a{j}" for j in range(lo, hi)], [f"s{o}" for o in owner[lo:hi]],
-                    times[lo:hi], matrix[lo:hi], texts[lo:hi])  # fmt: skip
-            _put(con, rows, lo)
+        _load_store(con, (article_ids, [story_ids[o] for o in owner], times, matrix, texts))
         out["load_cpu"] = cpu() - start
         start = cpu()
         story_index.open_index(con, path, MODEL, args.dim)  # the build, from the warehouse
@@ -486,12 +533,11 @@ def warehouse_run(args: argparse.Namespace, n: int) -> dict:
         con = store.connect(path)
         per: dict[str, list] = {f: [] for f in (
             "open", "search", "read_before", "decide_before", "read", "decide", "same", "spin",
-            "spin_before",
+            "spin_before", "read_unbounded",
             "rows_before", "rows")}  # fmt: skip
         window = args.window_days
         for rep in range(args.repeats):
-            new = _new_batch(args, rng, centres, bases, f"n{rep}-")
-            queries = new.matrix
+            new = _new_batch(args, rng, centres, bases, f"n{rep}-", recent=recent)
             qtimes = [seconds(NOW, NOW)] * args.batch
             since, until = story_index.batch_window(qtimes, window)
             decided = {}
@@ -501,7 +547,7 @@ def warehouse_run(args: argparse.Namespace, n: int) -> dict:
                 t0 = cpu()
                 index = story_index.open_index(con, path, MODEL, args.dim)
                 t1 = cpu()
-                hits = story_index.neighbourhood(index, queries, qtimes, window, k)
+                hits = story_index.neighbourhood(index, new.matrix, qtimes, window, k)
                 t2 = cpu()
                 if mode == "before":
                     stored = read_members(con, index, hits, since, until)
@@ -525,9 +571,10 @@ def warehouse_run(args: argparse.Namespace, n: int) -> dict:
                     per["open"].append((t1 - t0) / args.batch * 1000)
                     per["search"].append((t2 - t1) / args.batch * 1000)
             per["same"].append(decided["before"] == decided["after"])
+            per["read_unbounded"].append(_unbounded_read(con, index, hits, (since, until), args))
             per["joined"] = per.get("joined", []) + [
-                sum(a.story_id.startswith("s") and not a.story_id.startswith("s-")
-                    for a in decided["after"])]  # fmt: skip
+                sum(a.story_id in known for a in decided["after"])
+            ]
         out["add"], out["save"] = _add_cost(con, path, args, new, n)
         con.close()
     for name, values in per.items():
@@ -547,7 +594,8 @@ def print_warehouse(r: dict) -> None:
         f"{r['build_cpu']:.0f} core-s | add {r['add']:.2f} (+save {r['save']:.2f}) open "
         f"{r['open']:.2f} search {r['search']:.2f} | before: read {r['read_before']:.2f} "
         f"decide {r['decide_before']:.2f} +spin {r['spin_before']:.2f} = {before:.2f} "
-        f"({r['rows_before']:.0f} rows) | now: read {r['read']:.2f} decide {r['decide']:.2f} "
+        f"({r['rows_before']:.0f} rows) | now: read {r['read']:.2f} (unbounded "
+        f"{r['read_unbounded']:.2f}) decide {r['decide']:.2f} "
         f"+spin {r['spin']:.2f} = {after:.2f} ({r['rows']:.0f} rows) | step "
         f"{r['add'] + r['open'] + r['search'] + after:.2f} | same stories {r['same']}, "
         f"{r['joined']:.0f} joined stored",
@@ -564,6 +612,13 @@ def main() -> int:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--k", type=int, nargs="+", default=[20], help="neighbours searched")
     parser.add_argument("--window-days", type=float, default=3.0)
+    parser.add_argument(
+        "--spread-days",
+        type=float,
+        default=None,
+        help="--warehouse: stored articles published over this many days (default: all in the "
+        "batch's window, the worst case)",
+    )
     parser.add_argument("--threshold", type=float, default=0.55)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tmp", default=None, help="directory for the index files")

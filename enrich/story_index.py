@@ -455,6 +455,16 @@ class StoryIndex:
             order = np.argsort(leaders, kind="stable")
             self._lead = leaders[order], followers[order]
 
+    def first_seq(self, since: float) -> int:
+        """The smallest seq of an item timed at or after `since` (epoch seconds; a second's
+        margin for the timestamps' rounding), past the high-water mark when none is. Items
+        are loaded in time order mostly, so the rows of a window all lie above it: a read
+        bounded by it skips the older row groups of the warehouse (zone maps)."""
+        self._caches()
+        assert self._seqs is not None and self._times is not None
+        later = np.flatnonzero(self._times >= since - 1.0)
+        return int(self._seqs[later[0]]) if len(later) else self.hwm + 1
+
     def vectors(self, seqs: np.ndarray) -> np.ndarray | None:
         """The exact stored vectors of `seqs` (float32, in that order) from the vectors file;
         None when one is not in the index."""
@@ -720,14 +730,14 @@ def read_hits(
     if not ids:
         return StoredArticles.empty(dim), counts
     version = getattr(_dedupe(), "SIGNATURE_VERSION", None)
-    vetoes, stale = store.story_vetoes(
-        con, model, rows["story_id"], ids, since=since, until=until, version=version
-    )
+    # Every member read is timed inside the window (the hits too: the search keeps only those),
+    # so none lies below the window's first seq; the bound spares scanning older rows.
+    first = min(index.first_seq(seconds(since, since)), int(seqs.min())) if index else 0
+    window = {"since": since, "until": until, "version": version, "first_seq": first}
+    vetoes, stale = store.story_vetoes(con, model, rows["story_id"], ids, **window)
     fresh = _sign_again(con, model, stale)
     if fresh:  # the sets left those members out: ask again, with them stored
-        vetoes, _ = store.story_vetoes(
-            con, model, rows["story_id"], ids, since=since, until=until, version=version
-        )
+        vetoes, _ = store.story_vetoes(con, model, rows["story_id"], ids, **window)
     counts["signatures_computed"] = len(fresh)
     signatures = _Signatures(
         [fresh.get(i, text) for i, text in zip(ids, rows["signature"], strict=True)]
@@ -771,7 +781,9 @@ def _veto_part(text: str) -> Any:
     from banwatch.warehouse.read import VETO_PATHS
 
     keys = [path.removeprefix("$.") for path in VETO_PATHS]
-    return Signature.of(dict(zip(keys, json.loads(text), strict=True)))
+    # a path the stored JSON lacks reads as null: left out, so `Signature.of` applies its default
+    values = zip(keys, json.loads(text), strict=True)
+    return Signature.of({key: value for key, value in values if value is not None})
 
 
 class _Signatures(Sequence[Any]):

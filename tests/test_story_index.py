@@ -438,6 +438,43 @@ def test_an_index_of_the_previous_format_still_loads(con, tmp_path: Path, monkey
     assert json.loads((path / MANIFEST).read_text())["format"] == story_index.FORMAT
 
 
+def test_the_window_bound_skips_older_rows_and_keeps_every_member_in_the_window(
+    con, tmp_path: Path
+) -> None:
+    """The veto read is bounded below by the first seq timed in the window: rows loaded before
+    it are not read, and a member loaded early but timed in the window still vetoes."""
+    from banwatch.warehouse.read import story_vetoes
+
+    rng = np.random.default_rng(11)
+    centre = unit(rng.standard_normal(DIM))
+    near = unit(centre + rng.standard_normal(DIM) * 0.02)
+    put(con, [("old-1", 300.0, unit(rng.standard_normal(DIM)), "s9", "Lighthouse repainted")])
+    put(con, [("early", 40.0, unit(centre + rng.standard_normal(DIM) * 0.3), "s1",
+               "Portugal bars TikTok from state phones")])  # fmt: skip
+    put(con, [("old-2", 250.0, unit(rng.standard_normal(DIM)), "s1", "Chile bars TikTok")])
+    put(con, [("hit", 20.0, near, "s1", "TikTok barred from ministers' phones")])
+    matrix = unit(near + rng.standard_normal(DIM) * 0.01)[None, :]
+    db = tmp_path / "banwatch.duckdb"
+    stored, _ = stored_articles(
+        con, model=MODEL, matrix=matrix, published=[NOW], now=NOW, window_days=3,
+        neighbours=1, warehouse_path=db,
+    )  # fmt: skip
+    index = open_index(con, db, MODEL, DIM)
+    since = NOW - dt.timedelta(days=3)
+    assert index.first_seq(since.timestamp()) == 2  # "early": the first row timed in the window
+    assert index.first_seq((NOW + dt.timedelta(days=30)).timestamp()) == index.hwm + 1
+    assert list(stored.article_ids) == ["hit"]
+    assert stored.vetoes is not None
+    assert "PT" in stored.vetoes["s1"].places  # the early-loaded member in the window vetoes
+    assert "CL" not in stored.vetoes["s1"].places  # the member outside the window does not
+    args = dict(since=since, until=NOW + dt.timedelta(days=3), version=3)
+    bounded = story_vetoes(con, MODEL, ["s1"], ["hit"], first_seq=2, **args)
+    assert bounded == story_vetoes(con, MODEL, ["s1"], ["hit"], first_seq=0, **args)
+    # a bound past a member leaves it out: the bound is what limits the read
+    past = story_vetoes(con, MODEL, ["s1"], ["hit"], first_seq=3, **args)
+    assert past[0]["s1"] != bounded[0]["s1"]
+
+
 def test_a_story_vetoes_through_members_beyond_the_hits_read_in_the_warehouse(
     con, tmp_path: Path
 ) -> None:

@@ -244,12 +244,14 @@ def story_vetoes(
     since: dt.datetime,
     until: dt.datetime,
     version: int,
+    first_seq: int = 0,
 ) -> tuple[dict[str, list[str]], list[tuple[str, str | None]]]:
     """What each story's veto sets are made of, read in DuckDB instead of every member's row:
     the distinct `VETO_PATHS` values of its members' signatures, each as one JSON array text
     (members naming the same places, apps and action, most of a story, give one). Members are
     the story's `hit_ids` and its articles published (undated: fetched) between `since` and
-    `until`, the rows `neighbour_embeddings` reads.
+    `until`, the rows `neighbour_embeddings` reads, all with a seq of at least `first_seq`
+    (the stories index's bound for the window: row groups below it are skipped unread).
 
     Also returns the members whose stored signature is missing, unreadable or of another
     `version` (article_id, language): they are left out; compute and store them, then ask again.
@@ -262,7 +264,8 @@ def story_vetoes(
             "WITH m AS (SELECT a.story_id, a.article_id, a.language, "
             f"try(json_extract(e.signature, [{paths}])) AS j "
             "FROM articles AS a JOIN article_embeddings AS e ON e.article_id = a.article_id "
-            f"WHERE e.model = $model AND a.story_id IN (SELECT story_id FROM {s_name}) "
+            "WHERE e.model = $model AND e.seq >= $first_seq "
+            f"AND a.story_id IN (SELECT story_id FROM {s_name}) "
             f"AND (a.article_id IN (SELECT article_id FROM {h_name}) "
             "OR coalesce(a.published_at, a.fetched_at) BETWEEN $since AND $until)), "
             "f AS (SELECT *, j IS NULL OR try_cast(j[1] AS BIGINT) IS DISTINCT FROM $version "
@@ -270,7 +273,13 @@ def story_vetoes(
             "SELECT story_id, list(DISTINCT to_json(j)) FILTER (WHERE NOT stale), "
             "list(article_id) FILTER (WHERE stale), list(language) FILTER (WHERE stale) "
             "FROM f GROUP BY story_id",
-            {"model": model, "since": since, "until": until, "version": version},
+            {
+                "model": model,
+                "since": since,
+                "until": until,
+                "version": version,
+                "first_seq": first_seq,
+            },
         ).fetchall()
     vetoes = {r[0]: r[1] or [] for r in rows}
     stale = [(a, lang) for r in rows for a, lang in zip(r[2] or [], r[3] or [], strict=True)]
