@@ -486,18 +486,23 @@ def _stored_ids(
     return article_ids, story_ids, recent
 
 
-def _unbounded_read(con, index, hits, window: tuple, args) -> float:
-    """core-ms per new article of today's read without the window's seq bound (every row of
-    the warehouse scanned, as before 2026-12-08), for the side-by-side figure."""
+def _bound_pair(con, index, hits, window: tuple, args, *, rep: int) -> tuple[float, float]:
+    """core-ms per new article of today's read with the window's seq bound and without it
+    (every row of the warehouse scanned, as before 2026-12-08), back to back on the same hits,
+    alternating which goes first."""
     since, until = window
     bound = StoryIndex.first_seq
-    StoryIndex.first_seq = lambda self, since: 0  # type: ignore[method-assign]
-    try:
-        t0 = cpu()
-        story_index.read_hits(con, MODEL, index, hits, since=since, until=until, dim=args.dim)
-        return (cpu() - t0) / args.batch * 1000
-    finally:
-        StoryIndex.first_seq = bound  # type: ignore[method-assign]
+    out = {}
+    for bounded in (True, False) if rep % 2 == 0 else (False, True):
+        if not bounded:
+            StoryIndex.first_seq = lambda self, since: 0  # type: ignore[method-assign]
+        try:
+            t0 = cpu()
+            story_index.read_hits(con, MODEL, index, hits, since=since, until=until, dim=args.dim)
+            out[bounded] = (cpu() - t0) / args.batch * 1000
+        finally:
+            StoryIndex.first_seq = bound  # type: ignore[method-assign]
+    return out[True], out[False]
 
 
 def _load_store(con, rows: tuple) -> None:
@@ -533,7 +538,7 @@ def warehouse_run(args: argparse.Namespace, n: int) -> dict:
         con = store.connect(path)
         per: dict[str, list] = {f: [] for f in (
             "open", "search", "read_before", "decide_before", "read", "decide", "same", "spin",
-            "spin_before", "read_unbounded",
+            "spin_before", "read_bounded", "read_unbounded",
             "rows_before", "rows")}  # fmt: skip
         window = args.window_days
         for rep in range(args.repeats):
@@ -571,7 +576,10 @@ def warehouse_run(args: argparse.Namespace, n: int) -> dict:
                     per["open"].append((t1 - t0) / args.batch * 1000)
                     per["search"].append((t2 - t1) / args.batch * 1000)
             per["same"].append(decided["before"] == decided["after"])
-            per["read_unbounded"].append(_unbounded_read(con, index, hits, (since, until), args))
+            for name, value in zip(("read_bounded", "read_unbounded"),
+                                   _bound_pair(con, index, hits, (since, until), args, rep=rep),
+                                   strict=True):  # fmt: skip
+                per[name].append(value)
             per["joined"] = per.get("joined", []) + [
                 sum(a.story_id in known for a in decided["after"])
             ]
@@ -594,8 +602,8 @@ def print_warehouse(r: dict) -> None:
         f"{r['build_cpu']:.0f} core-s | add {r['add']:.2f} (+save {r['save']:.2f}) open "
         f"{r['open']:.2f} search {r['search']:.2f} | before: read {r['read_before']:.2f} "
         f"decide {r['decide_before']:.2f} +spin {r['spin_before']:.2f} = {before:.2f} "
-        f"({r['rows_before']:.0f} rows) | now: read {r['read']:.2f} (unbounded "
-        f"{r['read_unbounded']:.2f}) decide {r['decide']:.2f} "
+        f"({r['rows_before']:.0f} rows) | now: read {r['read']:.2f} (again: bounded "
+        f"{r['read_bounded']:.2f}, unbounded {r['read_unbounded']:.2f}) decide {r['decide']:.2f} "
         f"+spin {r['spin']:.2f} = {after:.2f} ({r['rows']:.0f} rows) | step "
         f"{r['add'] + r['open'] + r['search'] + after:.2f} | same stories {r['same']}, "
         f"{r['joined']:.0f} joined stored",
