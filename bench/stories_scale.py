@@ -505,10 +505,64 @@ def _bound_pair(con, index, hits, window: tuple, args, *, rep: int) -> tuple[flo
     return out[True], out[False]
 
 
+def _window_rows(matrix: np.ndarray, times: np.ndarray, window_days: float) -> tuple:
+    """The stored vectors inside the new batch's window (it opens `window_days` before NOW;
+    nothing is stored after it) and their seqs (row j is seq j + 1)."""
+    inside = np.flatnonzero(times >= seconds(NOW, NOW) - window_days * 86400.0)
+    return matrix[inside], inside.astype(np.int64) + 1
+
+
+def _recall_at_1(hits, queries: np.ndarray, window_rows: tuple, threshold: float) -> tuple:
+    """(new articles whose exact nearest stored article in the window, by brute force, is
+    among the index's hits; new articles whose nearest reaches `threshold`), over the latter."""
+    vectors, seqs = window_rows
+    sims = queries @ vectors.T
+    exact, joins = seqs[np.argmax(sims, axis=1)], sims.max(axis=1) >= threshold
+    found = sum(
+        bool(j) and int(e) in set(h.tolist()) for e, j, h in zip(exact, joins, hits, strict=True)
+    )
+    return found, int(joins.sum())
+
+
 def _load_store(con, rows: tuple) -> None:
     """The stored articles (ids, story ids, times, vectors, signatures) loaded 100k at a time."""
     for lo in range(0, len(rows[0]), 100_000):
         _put(con, tuple(column[lo : lo + 100_000] for column in rows), lo)
+
+
+def _timed_step(mode: str, where: tuple, new: NewArticles, qtimes: list, per: dict) -> tuple:
+    """One stories step over the warehouse, its read as before or as now (`mode`), each part's
+    core-ms per new article appended to `per`; returns the index, the hits and the stories."""
+    con, path, args = where
+    window, k = args.window_days, args.k[0]
+    since, until = story_index.batch_window(qtimes, window)
+    pinned = contextlib.nullcontext if mode == "before" else blas.one_thread
+    dedupe_module.one_thread = story_index.one_thread = pinned
+    t0 = cpu()
+    index = story_index.open_index(con, path, MODEL, args.dim)
+    t1 = cpu()
+    hits = story_index.neighbourhood(index, new.matrix, qtimes, window, k)
+    t2 = cpu()
+    if mode == "before":
+        stored = read_members(con, index, hits, since, until)
+    else:
+        stored, _ = story_index.read_hits(
+            con, MODEL, index, hits, since=since, until=until, dim=args.dim
+        )
+    t3 = cpu()
+    decided = dedupe_stories(new, stored, threshold=args.threshold, window_days=window, now=NOW)[0]
+    t4 = cpu()
+    time.sleep(0.3)  # idle BLAS threads spinning after the products: their cost too
+    spin = cpu() - t4
+    tail = "_before" if mode == "before" else ""
+    per["spin" + tail].append(spin / args.batch * 1000)
+    per["read" + tail].append((t3 - t2) / args.batch * 1000)
+    per["decide" + tail].append((t4 - t3) / args.batch * 1000)
+    per["rows" + tail].append(len(stored.article_ids))
+    if mode == "after":
+        per["open"].append((t1 - t0) / args.batch * 1000)
+        per["search"].append((t2 - t1) / args.batch * 1000)
+    return index, hits, decided
 
 
 def warehouse_run(args: argparse.Namespace, n: int) -> dict:
@@ -533,6 +587,7 @@ def warehouse_run(args: argparse.Namespace, n: int) -> dict:
         start = cpu()
         story_index.open_index(con, path, MODEL, args.dim)  # the build, from the warehouse
         out["build_cpu"] = cpu() - start
+        window_rows = _window_rows(matrix, times, args.window_days)
         del matrix
         con.close()  # as a pass finds it: checkpointed, opened afresh
         con = store.connect(path)
@@ -541,41 +596,16 @@ def warehouse_run(args: argparse.Namespace, n: int) -> dict:
             "spin_before", "read_bounded", "read_unbounded",
             "rows_before", "rows")}  # fmt: skip
         window = args.window_days
+        recall: list[tuple[int, int]] = []
         for rep in range(args.repeats):
             new = _new_batch(args, rng, centres, bases, f"n{rep}-", recent=recent)
             qtimes = [seconds(NOW, NOW)] * args.batch
             since, until = story_index.batch_window(qtimes, window)
             decided = {}
             for mode in ("before", "after") if rep % 2 == 0 else ("after", "before"):
-                pinned = contextlib.nullcontext if mode == "before" else blas.one_thread
-                dedupe_module.one_thread = story_index.one_thread = pinned
-                t0 = cpu()
-                index = story_index.open_index(con, path, MODEL, args.dim)
-                t1 = cpu()
-                hits = story_index.neighbourhood(index, new.matrix, qtimes, window, k)
-                t2 = cpu()
-                if mode == "before":
-                    stored = read_members(con, index, hits, since, until)
-                else:
-                    stored, _ = story_index.read_hits(
-                        con, MODEL, index, hits, since=since, until=until, dim=args.dim
-                    )
-                t3 = cpu()
-                decided[mode] = dedupe_stories(
-                    new, stored, threshold=args.threshold, window_days=window, now=NOW
-                )[0]
-                t4 = cpu()
-                time.sleep(0.3)  # idle BLAS threads spinning after the products: their cost too
-                spin = cpu() - t4
-                tail = "_before" if mode == "before" else ""
-                per["spin" + tail].append(spin / args.batch * 1000)
-                per["read" + tail].append((t3 - t2) / args.batch * 1000)
-                per["decide" + tail].append((t4 - t3) / args.batch * 1000)
-                per["rows" + tail].append(len(stored.article_ids))
-                if mode == "after":
-                    per["open"].append((t1 - t0) / args.batch * 1000)
-                    per["search"].append((t2 - t1) / args.batch * 1000)
+                index, hits, decided[mode] = _timed_step(mode, (con, path, args), new, qtimes, per)
             per["same"].append(decided["before"] == decided["after"])
+            recall.append(_recall_at_1(hits, new.matrix, window_rows, args.threshold))
             for name, value in zip(("read_bounded", "read_unbounded"),
                                    _bound_pair(con, index, hits, (since, until), args, rep=rep),
                                    strict=True):  # fmt: skip
@@ -585,6 +615,8 @@ def warehouse_run(args: argparse.Namespace, n: int) -> dict:
             ]
         out["add"], out["save"] = _add_cost(con, path, args, new, n)
         con.close()
+    found, joins = np.sum(recall, axis=0)
+    out["recall"] = f"{found / max(joins, 1):.3f} ({found:.0f}/{joins:.0f})"
     for name, values in per.items():
         if name == "same":
             out[name] = f"{sum(values)}/{len(values)}"
@@ -606,7 +638,7 @@ def print_warehouse(r: dict) -> None:
         f"{r['read_bounded']:.2f}, unbounded {r['read_unbounded']:.2f}) decide {r['decide']:.2f} "
         f"+spin {r['spin']:.2f} = {after:.2f} ({r['rows']:.0f} rows) | step "
         f"{r['add'] + r['open'] + r['search'] + after:.2f} | same stories {r['same']}, "
-        f"{r['joined']:.0f} joined stored",
+        f"{r['joined']:.0f} joined stored | recall@1 over joining articles {r['recall']}",
         flush=True,
     )
 
