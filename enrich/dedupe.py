@@ -52,8 +52,9 @@ logger = logging.getLogger(__name__)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 # 2: + weak_places, comment; 3: + company, lifting announced, EU institutions as nested places,
-# demonym actors ("Indian officials") as places. Older signatures still read (Signature.of).
-SIGNATURE_VERSION = 3
+# demonym actors ("Indian officials") as places; 4: + the lead's names (a pair feature, no veto).
+# Older signatures still read (Signature.of).
+SIGNATURE_VERSION = 4
 ALL_LANGUAGES = "*"  # in `model_languages`: a multilingual model, trusted in every language
 ENGLISH_ONLY: frozenset[str] = frozenset({"en"})
 
@@ -144,6 +145,12 @@ _EU_PLACES = {
     "European Parliament": "EU-EP",
     "Council of the European Union": "EU-CONS",
 }
+# The lead the pair features read: what the stories index signs again from a stored article
+# (`warehouse.read.article_leads` keeps the first 600 characters of text).
+LEAD_CHARS = 600
+MAX_LEAD_NAMES = 24  # a signature stays small: the first names of the lead are enough
+# A name in running text: a capitalised word (or an acronym) not opening a sentence.
+_NAME = re.compile(r"(?<![.!?:;\n]\s)(?<!^)\b[^\W\d_][\w'’-]*", re.UNICODE)
 PAIR_BATCH = 16  # candidates scored per call of the learned pair decision
 MIN_CONTENT_CHARS = 4  # title words this long carry content in most languages ("the", "und" do not)
 
@@ -188,6 +195,10 @@ class Signature:
     # companies named as acting ("JPMorgan restricts…", "Verizon blocks…": two developments).
     sides: frozenset[str] = frozenset()
     companies: frozenset[str] = frozenset()
+    # v4, for the pair features only (no veto; a story's union leaves them out): the names of
+    # the lead's first `LEAD_CHARS` (capitalised words of running text, casefolded; with no
+    # text, or read from an older signature: the title's words).
+    lead_names: frozenset[str] = frozenset()
 
     @property
     def strong_places(self) -> frozenset[str]:
@@ -212,6 +223,8 @@ class Signature:
             bool(value.get("company", False)),
             frozenset((("company" if value.get("company") else "state"),) if action else ()),
             frozenset(value.get("companies", ())),
+            # before v4: the title's words stand in, as for an article with no text
+            frozenset(value.get("lead_names", value.get("words", ()))),
         )
 
     def union(self, other: Signature) -> Signature:
@@ -249,8 +262,9 @@ def story_signature(title: str, text: str, language: str | None = None) -> Signa
 
     Places (countries, subdivisions, EU institutions) and apps named in the title and first
     sentence; the action the title states (else the first sentence) and whether a company or
-    the app itself takes it; the title's content words (and numbers); the language (ISO 639-1,
-    None when unknown).
+    the app itself takes it; the title's content words (and numbers); the names of the lead's
+    first `LEAD_CHARS` (for the learned pair decision: the part of the text a stored article is
+    signed again from); the language (ISO 639-1, None when unknown).
     """
     from banwatch.enrich.apps import default_catalogue
 
@@ -261,6 +275,7 @@ def story_signature(title: str, text: str, language: str | None = None) -> Signa
     action, company, who = _action(title)
     if action is None and first:
         action, company, who = _action(first)
+    words = _title_words(title)
     return {
         "v": SIGNATURE_VERSION,
         "language": language,
@@ -270,9 +285,25 @@ def story_signature(title: str, text: str, language: str | None = None) -> Signa
         "action": action,
         "company": company,
         "companies": [who] if who else [],
-        "words": _title_words(title),
+        "words": words,
         "comment": bool(_COMMENT.match(title)),
+        # no text (a feed item's title alone): its title's words stand in, so that a title-only
+        # copy does not look like a stranger to the pair decision
+        "lead_names": _lead_names(lead) if (lead := text.strip()[:LEAD_CHARS]) else words,
     }
+
+
+def _lead_names(lead: str) -> list[str]:
+    """Capitalised words of running text (not a sentence's first word), casefolded: people,
+    bodies and places, which mostly survive translation where the other words do not."""
+    found: dict[str, None] = {}
+    for m in _NAME.finditer(lead):
+        word = m.group()
+        if word[0].isupper() and len(word) >= MIN_CONTENT_CHARS - 1:
+            found.setdefault(word.casefold())
+            if len(found) >= MAX_LEAD_NAMES:
+                break
+    return sorted(found)
 
 
 def _places(head: str) -> dict[str, bool]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# 2: 30 features (signature v2: weak places, comment); 3: 32 (signature v3: company actions)
-FORMAT = "banwatch-story-pairs/3"
+# 2: 30 features (signature v2: weak places, comment); 3: 32 (signature v3: company actions);
+# 4: 34 (signature v4: the names two leads share)
+FORMAT = "banwatch-story-pairs/4"
 MODEL_FILE = Path(__file__).with_name("data") / "story_pairs.json"  # package data of enrich.data
 
 FEATURES: tuple[str, ...] = (
@@ -66,6 +67,8 @@ FEATURES: tuple[str, ...] = (
     "actions_ban_vs_lifted",
     "company_any",
     "companies_shared",
+    "lead_names_shared",
+    "lead_names_jaccard",
 )
 
 
@@ -106,7 +109,20 @@ def pair_features(
         float(min(len(a.words), len(b.words))),
         cosine * float(ua and ub),
         *_v2_features(a, b),
+        *_lead_features(a, b, _jaccard),
     ]
+
+
+def _lead_features(
+    a: Signature, b: Signature, jaccard: Callable[[frozenset[str], frozenset[str]], float]
+) -> list[float]:
+    """Signature v4: the names (people, bodies, places, firms) both leads use, count and
+    Jaccard. Names mostly survive translation and paraphrase where title words and the English
+    embedding do not. (An article with no text, or a signature older than v4, has its title's
+    words as lead names: `story_signature`, `Signature.of`.) `jaccard` is the caller's: an
+    import per pair costs as much as the features."""
+    na, nb = a.lead_names, b.lead_names
+    return [float(len(na & nb)), jaccard(na, nb)]
 
 
 def _v2_features(a: Signature, b: Signature) -> list[float]:

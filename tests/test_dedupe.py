@@ -266,7 +266,12 @@ def _kenya(app: str, words: set[str]):
     from banwatch.enrich.dedupe import Signature
 
     return Signature(
-        frozenset({"KE"}), frozenset({app}), frozenset({"ban"}), frozenset(words), "en"
+        frozenset({"KE"}),
+        frozenset({app}),
+        frozenset({"ban"}),
+        frozenset(words),
+        "en",
+        lead_names=frozenset(words),  # an article with no text: its title's words
     )
 
 
@@ -509,3 +514,52 @@ def test_a_named_firm_among_firms_is_a_company_step() -> None:
     sig = _sig("Initech bars Zoom for work as Peruvian firms tighten rules")
     assert sig.company and sig.companies == {"initech"}
     assert not _sig("Peru bars Zoom from government phones as firms worry").company
+
+
+# ---------------------------------------------------------------- signature v4: the lead's names
+
+
+def test_a_signature_keeps_the_names_of_the_leads_running_text() -> None:
+    """Capitalised words inside sentences are names; a sentence's first word is not one."""
+    sig = _sig(
+        "Peru orders Zoom off state laptops",
+        "Officials in Lima said on Tuesday that the Digital Affairs Office told Initech to "
+        "comply. Minister Rosa Quispe called the order overdue.",
+    )
+    assert {"lima", "tuesday", "digital", "affairs", "office", "initech"} <= sig.lead_names
+    assert {"rosa", "quispe"} <= sig.lead_names
+    assert not {"officials", "minister", "the"} & sig.lead_names
+
+
+def test_the_lead_names_read_only_what_a_stored_article_is_signed_again_from() -> None:
+    """The stories index signs a stored article again from its first `LEAD_CHARS` of text:
+    names past them are not read, so both signatures of one article agree."""
+    from banwatch.enrich.dedupe import LEAD_CHARS
+
+    filler = "and then the talks went on " * (LEAD_CHARS // 27 + 1)
+    sig = _sig("Peru orders Zoom off state laptops", f"It began in Lima {filler} Cusco said.")
+    assert "lima" in sig.lead_names and "cusco" not in sig.lead_names
+
+
+def test_shared_lead_names_are_pair_features_and_title_words_stand_in_for_none() -> None:
+    from banwatch.enrich.dedupe import Signature
+    from banwatch.enrich.story_pairs import FEATURES, pair_features
+
+    lead = "The order from Lima reached Initech and Globex on Tuesday, the Office said."
+    a = _sig("Peru orders Zoom off state laptops", lead)
+    b = _sig("Zoom barred from Peruvian government machines", lead.replace("Globex", "Acme"))
+    row = dict(zip(FEATURES, pair_features(0.6, 3600.0, a, b, {"en"}), strict=True))
+    shared = len(a.lead_names & b.lead_names)
+    assert row["lead_names_shared"] == shared >= 3
+    assert row["lead_names_jaccard"] == shared / len(a.lead_names | b.lead_names)
+    # no text, or a v3 signature: the title's words stand in for the lead's names
+    v3 = Signature.of({"v": 3, "language": "en", "places": ["PE"], "words": ["lima", "zoom"]})
+    row = dict(zip(FEATURES, pair_features(0.6, 3600.0, a, v3, {"en"}), strict=True))
+    assert v3.lead_names == {"lima", "zoom"} and row["lead_names_shared"] == 1.0
+    assert _sig("Peru orders Zoom off state laptops", "").lead_names == {
+        "orders",
+        "peru",
+        "zoom",
+        "state",
+        "laptops",
+    }
