@@ -149,7 +149,8 @@ _EU_PLACES = {
 # (`warehouse.read.article_leads` keeps the first 600 characters of text).
 LEAD_CHARS = 600
 MAX_LEAD_NAMES = 24  # a signature stays small: the first names of the lead are enough
-# A name in running text: a capitalised word (or an acronym) not opening a sentence.
+# A name in running text: a capitalised word (or an acronym) not opening a sentence. A word
+# opening a paragraph after a bare line break still counts (leaving it out scored no better).
 _NAME = re.compile(r"(?<![.!?:;\n]\s)(?<!^)\b[^\W\d_][\w'’-]*", re.UNICODE)
 PAIR_BATCH = 16  # candidates scored per call of the learned pair decision
 MIN_CONTENT_CHARS = 4  # title words this long carry content in most languages ("the", "und" do not)
