@@ -443,6 +443,7 @@ def test_the_window_bound_skips_older_rows_and_keeps_every_member_in_the_window(
 ) -> None:
     """The veto read is bounded below by the first seq timed in the window: rows loaded before
     it are not read, and a member loaded early but timed in the window still vetoes."""
+    from banwatch.enrich.dedupe import SIGNATURE_VERSION
     from banwatch.warehouse.read import story_vetoes
 
     rng = np.random.default_rng(11)
@@ -467,8 +468,9 @@ def test_the_window_bound_skips_older_rows_and_keeps_every_member_in_the_window(
     assert stored.vetoes is not None
     assert "PT" in stored.vetoes["s1"].places  # the early-loaded member in the window vetoes
     assert "CL" not in stored.vetoes["s1"].places  # the member outside the window does not
-    args = dict(since=since, until=NOW + dt.timedelta(days=3), version=3)
+    args = dict(since=since, until=NOW + dt.timedelta(days=3), version=SIGNATURE_VERSION)
     bounded = story_vetoes(con, MODEL, ["s1"], ["hit"], first_seq=2, **args)
+    assert len(bounded[0]["s1"]) == 2 and not bounded[1]  # two members' parts, none stale
     assert bounded == story_vetoes(con, MODEL, ["s1"], ["hit"], first_seq=0, **args)
     # a bound past a member leaves it out: the bound is what limits the read
     past = story_vetoes(con, MODEL, ["s1"], ["hit"], first_seq=3, **args)
