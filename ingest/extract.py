@@ -32,7 +32,7 @@ import lxml.etree
 import lxml.html
 import pycountry
 import trafilatura
-from banwatch.ingest.fetch import FetchedPage, fetch_page, iter_pages
+from banwatch.ingest.fetch import FetchedPage, decode_page, fetch_page, iter_pages
 from banwatch.ingest.http import describe
 from banwatch.ingest.urls import article_id
 
@@ -206,8 +206,10 @@ def extract_article(page: FetchedPage, settings: FetchSettings = _DEFAULTS) -> A
     """One `Article` from one fetched page, falling back to the feed summary when needed.
 
     `settings.min_text_chars` and `settings.max_link_share` decide when the extracted text is
-    a stub or navigation rather than the article.
+    a stub or navigation rather than the article. A page fetched undecoded is decoded here (in
+    the extraction worker).
     """
+    page = decode_page(page)
     entry = page.entry
     article = Article(
         article_id=article_id(entry.url),
@@ -332,7 +334,7 @@ def _extracted_in(
     done: queue.SimpleQueue[tuple[int, FetchedPage, Future[Article] | None]] = queue.SimpleQueue()
 
     def fetch_then_submit(index: int, entry: ParsedEntry) -> None:
-        page = fetch_page(entry, client, settings)
+        page = fetch_page(entry, client, settings, decode=False)  # decoded in the worker
         try:
             future = pool.submit(extract_article, page, settings)
         except RuntimeError:  # BrokenProcessPool, or shut down: extract in the caller

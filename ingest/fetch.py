@@ -41,10 +41,11 @@ class FetchedPage:
     html: str | None = None  # decoded with the charset of the header, meta tag or detection
     error: str | None = None
     fetched_at: dt.datetime | None = None
+    undecoded: bool = False  # fetched whole, `raw` left for `decode_page` (in another process)
 
     @property
     def ok(self) -> bool:
-        return self.html is not None
+        return self.html is not None or self.undecoded
 
 
 def _detect(raw: bytes) -> str | None:
@@ -79,8 +80,15 @@ def _looks_binary(raw: bytes) -> bool:
     return head.startswith(b"%PDF") or b"\x00" in head
 
 
-def fetch_page(entry: ParsedEntry, client: httpx.Client, settings: FetchSettings) -> FetchedPage:
-    """Fetch and decode one page; failures are recorded on the page, never raised."""
+def fetch_page(
+    entry: ParsedEntry, client: httpx.Client, settings: FetchSettings, *, decode: bool = True
+) -> FetchedPage:
+    """Fetch and decode one page; failures are recorded on the page, never raised.
+
+    Without `decode` the body stays bytes (`undecoded`) for `decode_page`: a page bound for an
+    extraction process crosses as its raw bytes only, not also as text (a str of the page is
+    1-4 bytes a character: the pass held both for every page waiting for a worker).
+    """
     page = FetchedPage(entry=entry, fetched_at=dt.datetime.now(dt.UTC))
     # Fetch the link exactly as the feed gave it: canonicalisation is for identity, and a
     # publisher may need a parameter courlan considers noise.
@@ -93,14 +101,32 @@ def fetch_page(entry: ParsedEntry, client: httpx.Client, settings: FetchSettings
         page.raw = response.content
         if _looks_binary(page.raw):
             raise FetchError("body is binary, not an HTML page", url=url, reason="not_html")
-        page.html = decode_html(page.raw, page.content_type)
+        if decode:
+            page.html = decode_html(page.raw, page.content_type)
+        else:
+            page.undecoded = True
     except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome on the page
-        page.outcome, page.reason, code = exception_to_outcome(exc)
-        page.status_code = page.status_code or code
-        page.error = describe(exc)
-        page.html = None
-        logger.info("page %s: %s (%s)", url, page.reason, page.error)
+        _failed(page, exc, url)
     return page
+
+
+def decode_page(page: FetchedPage) -> FetchedPage:
+    """Decode the body `fetch_page(decode=False)` left as bytes; other pages are unchanged."""
+    if page.undecoded:
+        page.undecoded = False
+        try:
+            page.html = decode_html(page.raw or b"", page.content_type)
+        except Exception as exc:  # noqa: BLE001 - as in fetch_page: an outcome on the page
+            _failed(page, exc, page.entry.link or page.entry.url)
+    return page
+
+
+def _failed(page: FetchedPage, exc: BaseException, url: str) -> None:
+    page.outcome, page.reason, code = exception_to_outcome(exc)
+    page.status_code = page.status_code or code
+    page.error = describe(exc)
+    page.html = None
+    logger.info("page %s: %s (%s)", url, page.reason, page.error)
 
 
 def iter_pages(
