@@ -1,9 +1,10 @@
 """Worker processes that extract pages, so trafilatura (which holds the GIL) uses every core.
 
-One pool per process, created on first use and reused by later passes (the workers import
-trafilatura and the language model once). Workers come from a forkserver that has preloaded
-`ingest.extract`, never forked from the calling process: that process may hold torch or ONNX
-Runtime threads, and the workers never load the embedding model.
+One pool per process, created on first use and reused by later passes. Workers come from a
+forkserver that has preloaded `ingest.extract` and the language model (`ingest.preload`: the
+workers share its pages instead of each loading a copy), never forked from the calling process:
+that process may hold torch or ONNX Runtime threads, and the workers never load the embedding
+model.
 
 A killed pass leaves no workers behind: each worker watches a pipe held by the process that
 started the pool and exits when it reads EOF, so after a `kill -9` of `banwatch run`
@@ -58,8 +59,9 @@ def _start(workers: int) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        # detection's candidate finding runs in the same workers (`enrich.detect.parallel`)
-        ctx.set_forkserver_preload(["banwatch.ingest.extract", "banwatch.enrich.detect"])
+        # extraction and detection's candidate finding (`enrich.detect.parallel`), and the
+        # language model, loaded once and shared by the workers (`ingest.preload`)
+        ctx.set_forkserver_preload(["banwatch.ingest.preload"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
 
 
