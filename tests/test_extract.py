@@ -150,6 +150,26 @@ def test_latin1_page_extracts_accented_words(newsroom, http_client, fetch_settin
     assert article.language == "fr"
 
 
+def test_extraction_workers_decode_pages_by_their_charset(
+    newsroom, make_item, http_client, fetch_settings
+) -> None:
+    """Pages go to the extraction processes undecoded: the charset still decides the text."""
+    newsroom.add([make_item("gazette", "depot", "Altes Depot wird zum Park", GERMAN, lang="de")])
+    entries = [
+        entry(newsroom.fault_url("latin1"), "Le musée rouvre ses portes"),
+        entry(newsroom.page_url("gazette", "depot"), "Altes Depot wird zum Park"),
+        entry(newsroom.page_url("gazette", "missing"), "Gone", summary="Only the summary"),
+    ]
+    here, _ = fetch_and_extract(entries, http_client, fetch_settings, workers=1)
+    there, _ = fetch_and_extract(entries, http_client, fetch_settings, workers=2)
+    assert [(a.text, a.language, a.outcome, a.raw_html_gz) for a in there] == [
+        (a.text, a.language, a.outcome, a.raw_html_gz) for a in here
+    ]
+    assert "la réouverture du musée" in there[0].text and there[0].language == "fr"
+    assert "Straßenbahndepot in einen öffentlichen Park" in there[1].text
+    assert (there[2].outcome, there[2].text) == (Outcome.HARD, "Only the summary")
+
+
 def test_fetch_and_extract_keeps_entry_order_under_concurrency(
     newsroom, make_item, http_client, fetch_settings
 ) -> None:
